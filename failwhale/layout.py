@@ -1,0 +1,63 @@
+"""Where each service of the stack listens, as local processes."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+
+
+@dataclass(frozen=True)
+class LocalLayout:
+    """Ports of a local stack: the gateway on `base_port`, the others after it, Redis apart."""
+
+    base_port: int = 8080
+    redis_port: int = 6390
+    redis_password: str = "failwhale-dev"
+    host: str = "127.0.0.1"
+    services: tuple[ServiceSpec, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = [
+            ("gateway", "gateway"),
+            ("users", "users"),
+            ("posts", "posts"),
+            ("timeline-1", "timeline"),
+            ("timeline-2", "timeline"),
+            ("dms", "dms"),
+            ("trends", "trends"),
+        ]
+        specs = tuple(
+            ServiceSpec(name, f"services.{package}.app", self.base_port + offset)
+            for offset, (name, package) in enumerate(names)
+        )
+        object.__setattr__(self, "services", specs)
+
+    def url(self, name: str) -> str:
+        return f"http://{self.host}:{self.port(name)}"
+
+    def port(self, name: str) -> int:
+        return next(s.port for s in self.services if s.name == name)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://:{self.redis_password}@{self.host}:{self.redis_port}/0"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url("gateway")
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The settings of one service of this stack, as environment variables."""
+        return {
+            "FAILWHALE_SERVICE_NAME": service,
+            "FAILWHALE_REDIS_URL": self.redis_url,
+            "FAILWHALE_USERS_URL": self.url("users"),
+            "FAILWHALE_POSTS_URL": self.url("posts"),
+            "FAILWHALE_TIMELINE_URLS": f"{self.url('timeline-1')},{self.url('timeline-2')}",
+            "FAILWHALE_DMS_URL": self.url("dms"),
+            "FAILWHALE_TRENDS_URL": self.url("trends"),
+        }

@@ -1,0 +1,222 @@
+"""The Chirp stack as local processes: a redis-server of its own and one uvicorn per service.
+
+Each process runs in a session of its own, so stopping one stops all its children; the pids are
+kept in `<workdir>/stack.json` so that `down` finds them from another shell.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+from failwhale.layout import LocalLayout, ServiceSpec
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunningProcess:
+    name: str
+    pid: int
+    log: str
+
+
+class LocalStack:
+    def __init__(self, workdir: Path, layout: LocalLayout | None = None) -> None:
+        self.workdir = workdir
+        self.layout = layout or LocalLayout()
+        self.logs = workdir / "logs"
+        self.state_file = workdir / "stack.json"
+        self.processes: dict[str, RunningProcess] = {}
+
+    # -- whole stack -------------------------------------------------------------------------
+
+    def up(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        if self.is_up():
+            progress("already up")
+            return
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            progress(f"redis on :{self.layout.redis_port}")
+            self.start_redis()
+            for spec in self.layout.services:
+                progress(f"{spec.name} on :{spec.port}")
+                self.start_service(spec.name)
+            for spec in self.layout.services:
+                self.wait_ready(spec.name)
+        except BaseException:
+            self.down()
+            raise
+        progress(f"ready: gateway on {self.layout.gateway_url}")
+
+    def down(self) -> None:
+        self._load_state()
+        for name in [s.name for s in self.layout.services] + ["redis"]:
+            if name in self.processes:
+                self.stop(name)
+        self.state_file.unlink(missing_ok=True)
+
+    def is_up(self) -> bool:
+        self._load_state()
+        return bool(self.processes) and all(_alive(p.pid) for p in self.processes.values())
+
+    # -- single processes ----------------------------------------------------------------------
+
+    def start_redis(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise StackError("redis-server is not installed (apt-get install redis-server)")
+        data = self.workdir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        command = [
+            server,
+            "--port", str(self.layout.redis_port),
+            "--bind", self.layout.host,
+            "--requirepass", self.layout.redis_password,
+            "--dir", str(data),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+        ]  # fmt: skip
+        self._spawn("redis", command, os.environ.copy())
+        self._wait(
+            "redis",
+            lambda: redis.Redis.from_url(self.layout.redis_url, socket_timeout=1).ping(),
+        )
+
+    def start_service(self, name: str) -> None:
+        spec = self._spec(name)
+        command = [
+            sys.executable, "-m", "uvicorn", f"{spec.module}:create_app", "--factory",
+            "--host", self.layout.host, "--port", str(spec.port), "--no-access-log",
+        ]  # fmt: skip
+        env = os.environ.copy() | self.layout.environment(name)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        self._spawn(name, command, env)
+
+    def wait_ready(self, name: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+        url = self.layout.url(name) + "/readyz"
+        self._wait(name, lambda: httpx.get(url, timeout=1).raise_for_status(), timeout_s)
+
+    def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        _stop_group(process.pid, sig)
+        self._save_state()
+
+    def pid(self, name: str) -> int:
+        self._load_state()
+        return self.processes[name].pid
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _spec(self, name: str) -> ServiceSpec:
+        for spec in self.layout.services:
+            if spec.name == name:
+                return spec
+        raise StackError(f"no service {name!r}")
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            child = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        self.processes[name] = RunningProcess(name, child.pid, str(log))
+        self._save_state()
+
+    def _wait(self, name: str, probe: Callable[[], object], timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            process = self.processes[name]
+            if not _alive(process.pid):
+                raise StackError(f"{name} exited at start; its log:\n{_tail(process.log)}")
+            try:
+                probe()
+                return
+            except Exception as exc:  # any failure of the probe means "not yet"
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        f"{name} not ready after {timeout_s:.0f} s ({exc}); its log:\n"
+                        + _tail(process.log)
+                    ) from exc
+                time.sleep(0.1)
+
+    def _save_state(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "layout": {"base_port": self.layout.base_port, "redis_port": self.layout.redis_port},
+            "processes": [asdict(p) for p in self.processes.values()],
+        }
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def _load_state(self) -> None:
+        if self.processes or not self.state_file.exists():
+            return
+        state = json.loads(self.state_file.read_text())
+        self.processes = {p["name"]: RunningProcess(**p) for p in state["processes"]}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by us) counts as gone.
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return status != "Z"
+
+
+def _stop_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+        # A paused process (SIGSTOP) only acts on the signal once it runs again.
+        os.killpg(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _tail(path: str, lines: int = 30) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

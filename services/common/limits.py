@@ -1,0 +1,27 @@
+"""Input limits of the public API, shared by the gateway and the services that store the data."""
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+POST_MAX_CHARS = 280
+DM_MAX_CHARS = 1000
+PAGE_DEFAULT = 20
+PAGE_MAX = 100
+HANDLE_PATTERN = r"^[a-z0-9_]{3,30}$"
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text must not be blank")
+    return text
+
+
+PostText = Annotated[
+    str, Field(min_length=1, max_length=POST_MAX_CHARS), AfterValidator(_not_blank)
+]
+DmText = Annotated[str, Field(min_length=1, max_length=DM_MAX_CHARS), AfterValidator(_not_blank)]
+Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN)]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+PageLimit = Annotated[int, Field(ge=1, le=PAGE_MAX)]

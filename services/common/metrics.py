@@ -1,0 +1,80 @@
+"""Prometheus metrics: one registry per app, request counts and latencies by route template."""
+
+import time
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ServiceMetrics:
+    """The metrics of one service, in a registry of its own (apps in one process stay apart)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "failwhale_http_requests",
+            "HTTP requests served",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "failwhale_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["service", "method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.downstream_calls = Counter(
+            "failwhale_downstream_calls",
+            "Calls to other services, by outcome",
+            ["service", "dependency", "outcome"],
+            registry=self.registry,
+        )
+
+    def render(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetrics:
+    """ASGI middleware counting requests by route template (not by raw path: ids stay out)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
+            self.metrics.latency.labels(self.metrics.service, method, route).observe(
+                time.perf_counter() - started
+            )
+
+
+def install_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
+    app.add_middleware(RequestMetrics, metrics=metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return metrics.render()

@@ -1,0 +1,1 @@
+"""dms: direct-message conversations, each with its own gap-free sequence numbers."""

@@ -1,0 +1,16 @@
+"""The dms service app."""
+
+from fastapi import FastAPI
+
+from services.common.service_app import build_service_app
+from services.dms.routes import router
+from services.dms.settings import DmsSettings
+
+
+def create_app(settings: DmsSettings | None = None) -> FastAPI:
+    return build_service_app(
+        settings or DmsSettings(),
+        title="Chirp dms",
+        description="Direct-message conversations with gap-free per-conversation sequence numbers.",
+        routers=[router],
+    )

@@ -1,0 +1,39 @@
+"""The gateway app: the public Chirp API on :8080, with OpenAPI docs at /docs."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.common.service_app import build_service_app
+from services.gateway import routes, status
+from services.gateway.backends import open_backends
+from services.gateway.directory import HandleDirectory
+from services.gateway.settings import GatewaySettings
+
+DESCRIPTION = """The public API of Chirp, a small Twitter-like app built to be broken on purpose.
+
+Errors are `application/problem+json` (RFC 9457). Writes accept an `Idempotency-Key` header:
+a retry with the same key returns the first answer; the same key with another body is refused
+with 422. Answers that come partly from a fallback carry `X-Degraded` and a `degraded` list.
+"""
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_backends(settings, app.state.token_keys, app.state.metrics) as backends:
+            app.state.backends = backends
+            app.state.directory = HandleDirectory(backends.users, settings.handle_cache_size)
+            yield
+
+    return build_service_app(
+        settings,
+        title="Chirp",
+        description=DESCRIPTION,
+        routers=[routes.router, status.router],
+        lifespan=lifespan,
+        docs=True,
+    )

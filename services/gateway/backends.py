@@ -1,0 +1,51 @@
+"""The gateway's downstream services, opened once per app and reached through `Downstream`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from services.common.auth import ServiceCredential, TokenKeys
+from services.common.downstream import Downstream, ReplicaSet, open_http_client
+from services.common.metrics import ServiceMetrics
+from services.gateway.settings import GatewaySettings
+
+
+@dataclass
+class Backends:
+    users: Downstream
+    posts: Downstream
+    timeline: ReplicaSet
+    dms: Downstream
+    trends: Downstream
+
+    def all(self) -> list[Downstream]:
+        return [self.users, self.posts, *self.timeline.replicas, self.dms, self.trends]
+
+
+def _replica_name(index: int, url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host if host.startswith("timeline") else f"timeline-{index + 1}"
+
+
+@asynccontextmanager
+async def open_backends(
+    settings: GatewaySettings, keys: TokenKeys, metrics: ServiceMetrics
+) -> AsyncIterator[Backends]:
+    async with open_http_client() as http:
+        credential = ServiceCredential(keys, settings.service_name)
+
+        def downstream(name: str, url: str) -> Downstream:
+            return Downstream(name, url, http, credential, metrics)
+
+        replicas = [
+            downstream(_replica_name(i, url), url)
+            for i, url in enumerate(settings.timeline_replicas())
+        ]
+        yield Backends(
+            users=downstream("users", settings.users_url),
+            posts=downstream("posts", settings.posts_url),
+            timeline=ReplicaSet("timeline", replicas),
+            dms=downstream("dms", settings.dms_url),
+            trends=downstream("trends", settings.trends_url),
+        )

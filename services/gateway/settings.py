@@ -1,0 +1,18 @@
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings, shared
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FAILWHALE_GATEWAY_", populate_by_name=True)
+
+    service_name: str = shared("service_name", "gateway")
+    users_url: str = shared("users_url", "http://127.0.0.1:8081")
+    posts_url: str = shared("posts_url", "http://127.0.0.1:8082")
+    timeline_urls: str = shared("timeline_urls", "http://127.0.0.1:8083,http://127.0.0.1:8084")
+    dms_url: str = shared("dms_url", "http://127.0.0.1:8085")
+    trends_url: str = shared("trends_url", "http://127.0.0.1:8086")
+    handle_cache_size: int = 100_000
+
+    def timeline_replicas(self) -> list[str]:
+        return [url.strip() for url in self.timeline_urls.split(",") if url.strip()]

@@ -1,0 +1,16 @@
+"""The posts service app."""
+
+from fastapi import FastAPI
+
+from services.common.service_app import build_service_app
+from services.posts.routes import router
+from services.posts.settings import PostsSettings
+
+
+def create_app(settings: PostsSettings | None = None) -> FastAPI:
+    return build_service_app(
+        settings or PostsSettings(),
+        title="Chirp posts",
+        description="Creates posts (idempotently), keeps user timelines, publishes post events.",
+        routers=[router],
+    )

@@ -1,0 +1,1 @@
+"""timeline: home timelines, built by fan-out on write from the post stream (two replicas)."""

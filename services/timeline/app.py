@@ -1,0 +1,54 @@
+"""The timeline service app: serves home timelines and runs its share of the fan-out."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.common.auth import ServiceCredential
+from services.common.downstream import Downstream, open_http_client
+from services.common.service_app import build_service_app
+from services.common.stream_consumer import ConsumerConfig, StreamConsumer
+from services.common.wire import POST_EVENTS_STREAM
+from services.timeline.fanout import FanOut
+from services.timeline.routes import router
+from services.timeline.settings import TimelineSettings
+from services.timeline.store import HomeTimelines
+
+CONSUMER_GROUP = "timeline"
+
+
+def create_app(settings: TimelineSettings | None = None) -> FastAPI:
+    settings = settings or TimelineSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_http_client() as http:
+            credential = ServiceCredential(app.state.token_keys, settings.service_name)
+            users = Downstream("users", settings.users_url, http, credential, app.state.metrics)
+            timelines = HomeTimelines(app.state.redis, settings.home_max_len)
+            config = ConsumerConfig(
+                stream=POST_EVENTS_STREAM,
+                group=CONSUMER_GROUP,
+                consumer=settings.service_name,
+                batch=settings.fanout_batch,
+                claim_idle_ms=settings.fanout_claim_idle_ms,
+            )
+            app.state.consumer = StreamConsumer(app.state.redis, config, FanOut(timelines, users))
+            task = asyncio.create_task(app.state.consumer.run(), name="fan-out")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return build_service_app(
+        settings,
+        title="Chirp timeline",
+        description="Home timelines, built by fan-out on write from the post stream.",
+        routers=[router],
+        lifespan=lifespan,
+    )

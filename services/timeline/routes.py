@@ -1,0 +1,47 @@
+"""Internal routes of timeline; the gateway calls them with a service credential."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from services.common.auth import CurrentUser, InternalCaller
+from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page
+from services.common.redis_store import RedisDep
+from services.common.stream_consumer import StreamConsumer
+from services.common.wire import PostPage
+from services.timeline.store import HomeTimelines
+
+router = APIRouter(prefix="/internal", tags=["timeline"])
+
+
+class FanOutStatus(BaseModel):
+    consumer: str
+    processed: int
+    lag: int
+
+
+def get_timelines(redis: RedisDep, request: Request) -> HomeTimelines:
+    return HomeTimelines(redis, request.app.state.settings.home_max_len)
+
+
+Timelines = Annotated[HomeTimelines, Depends(get_timelines)]
+
+
+@router.get("/timeline")
+async def home_timeline(
+    user: CurrentUser,
+    timelines: Timelines,
+    _: InternalCaller,
+    limit: LimitQuery = PAGE_DEFAULT,
+    before: BeforeQuery = None,
+) -> PostPage:
+    return post_page(await timelines.page(user.id, limit + 1, before), limit)
+
+
+@router.get("/fanout")
+async def fanout_status(request: Request, _: InternalCaller) -> FanOutStatus:
+    consumer: StreamConsumer = request.app.state.consumer
+    return FanOutStatus(
+        consumer=consumer.config.consumer, processed=consumer.processed, lag=await consumer.lag()
+    )

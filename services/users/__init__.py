@@ -1,0 +1,1 @@
+"""users: accounts, password hashes, the follow graph; issues the user tokens."""

@@ -1,0 +1,105 @@
+"""Internal routes of users; the gateway calls them with a service credential."""
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from services.common.auth import CurrentUser, InternalCaller, User, issue_user_token
+from services.common.errors import NotFound, TooManyRequests, Unauthorized, Unprocessable
+from services.common.redis_store import RedisDep
+from services.common.wire import Account, Credentials, NewAccount, Session
+from services.users.models import UserIds
+from services.users.passwords import Passwords
+from services.users.settings import UsersSettings
+from services.users.store import UserStore
+
+router = APIRouter(prefix="/internal", tags=["users"])
+
+
+def get_store(redis: RedisDep) -> UserStore:
+    return UserStore(redis)
+
+
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+def get_settings(request: Request) -> UsersSettings:
+    settings: UsersSettings = request.app.state.settings
+    return settings
+
+
+Store = Annotated[UserStore, Depends(get_store)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+SettingsDep = Annotated[UsersSettings, Depends(get_settings)]
+
+
+@router.post("/users", status_code=201)
+async def register(
+    body: Credentials, store: Store, passwords: PasswordsDep, request: Request, _: InternalCaller
+) -> NewAccount:
+    password_hash = await passwords.hash(body.password)
+    user_id = await store.register(body.handle, password_hash, int(time.time() * 1000))
+    token = issue_user_token(request.app.state.token_keys, User(user_id, body.handle))
+    return NewAccount(id=user_id, handle=body.handle, token=token)
+
+
+@router.post("/sessions")
+async def login(
+    body: Credentials,
+    store: Store,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+    request: Request,
+    _: InternalCaller,
+) -> Session:
+    if await store.login_failures(body.handle) >= settings.login_failures_before_lockout:
+        raise TooManyRequests("too many failed logins for this handle; try again later")
+    try:
+        user_id = await store.id_of(body.handle)
+        stored_hash = (await store.account(user_id)).get("pw")
+    except NotFound:
+        user_id, stored_hash = 0, None
+    if not await passwords.verify(stored_hash, body.password):
+        await store.count_login_failure(body.handle, settings.login_lockout_s)
+        raise Unauthorized("wrong handle or password")
+    await store.clear_login_failures(body.handle)
+    return Session(token=issue_user_token(request.app.state.token_keys, User(user_id, body.handle)))
+
+
+@router.get("/users/by-handle/{handle}")
+async def by_handle(handle: str, store: Store, _: InternalCaller) -> Account:
+    user_id = await store.id_of(handle)
+    return Account(id=user_id, handle=handle)
+
+
+@router.get("/users/{user_id}")
+async def by_id(user_id: int, store: Store, _: InternalCaller) -> Account:
+    record = await store.account(user_id)
+    return Account(id=int(record["id"]), handle=record["handle"])
+
+
+@router.put("/follows/{followee}", status_code=204)
+async def follow(followee: int, user: CurrentUser, store: Store, _: InternalCaller) -> Response:
+    if followee == user.id:
+        raise Unprocessable("you cannot follow yourself")
+    await store.follow(user.id, followee)
+    return Response(status_code=204)
+
+
+@router.delete("/follows/{followee}", status_code=204)
+async def unfollow(followee: int, user: CurrentUser, store: Store, _: InternalCaller) -> Response:
+    await store.unfollow(user.id, followee)
+    return Response(status_code=204)
+
+
+@router.get("/users/{user_id}/followers")
+async def followers(user_id: int, store: Store, _: InternalCaller) -> UserIds:
+    return UserIds(items=await store.followers(user_id))
+
+
+@router.get("/users/{user_id}/following")
+async def following(user_id: int, store: Store, _: InternalCaller) -> UserIds:
+    return UserIds(items=await store.following(user_id))

@@ -1,0 +1,15 @@
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings, shared
+
+
+class UsersSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FAILWHALE_USERS_", populate_by_name=True)
+
+    service_name: str = shared("service_name", "users")
+    # argon2id, a little under OWASP's minimum memory so that a seeded graph of thousands of
+    # accounts registers in seconds; raise for anything but a testbed.
+    hash_time_cost: int = 2
+    hash_memory_kib: int = 19 * 1024
+    login_failures_before_lockout: int = 10
+    login_lockout_s: int = 60
