@@ -1,5 +1,7 @@
 """Where each service of the stack listens, as local processes."""
 
+import random
+import socket
 from dataclasses import dataclass, field
 
 
@@ -61,3 +63,23 @@ class LocalLayout:
             "FAILWHALE_DMS_URL": self.url("dms"),
             "FAILWHALE_TRENDS_URL": self.url("trends"),
         }
+
+
+def free_layout(attempts: int = 50) -> LocalLayout:
+    """A layout on ports nothing listens on now (for tests and side-by-side stacks)."""
+
+    def free(port: int) -> bool:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            return True
+
+    for _ in range(attempts):
+        base = random.randrange(20_000, 40_000, 10)
+        ports = [*range(base, base + 7), base + 9]
+        if all(free(p) for p in ports):
+            return LocalLayout(base_port=base, redis_port=base + 9)
+    raise RuntimeError("no free ports for a local stack")
