@@ -4,6 +4,7 @@ Each process runs in a session of its own, so stopping one stops all its childre
 kept in `<workdir>/stack.json` so that `down` finds them from another shell.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -209,10 +210,8 @@ def _stop_group(pid: int, sig: signal.Signals) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _tail(path: str, lines: int = 30) -> str:
