@@ -1,0 +1,76 @@
+# The front door. `make help` lists the targets; every target creates .venv on first use.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+STACK := docker/stack.sh
+
+# OFFLINE=1 builds from the project's own Debian base image and wheelhouse (no registry),
+# OFFLINE=0 from public images and PyPI; auto picks online only when the public images are
+# present or can be pulled (docker/stack.sh, docs/offline-images.md).
+OFFLINE ?= auto
+COMPOSE_PROJECT_NAME ?= failwhale
+export OFFLINE COMPOSE_PROJECT_NAME
+
+# pytest exits 5 when it collected no test: a failure here, and said so.
+define pytest
+	$(BIN)/python -m pytest $(1) || { rc=$$?; \
+	    if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests ($(1))" >&2; fi; exit $$rc; }
+endef
+
+.PHONY: help venv up down clean images up-local down-local seed lint test test-unit \
+	test-integration test-e2e
+
+help:
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
+	    awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[tools,dev]'
+	touch $@
+
+venv: $(VENV_STAMP) ## create .venv (python deps, tools, the failwhale command)
+
+images: venv ## build the images the stack runs (OFFLINE=1: base image and wheelhouse too)
+	$(STACK) build
+
+up: venv ## build and start the stack; returns once every container is healthy (gateway :8080)
+	$(STACK) up
+
+down: venv ## stop the stack (keeps the Redis volume)
+	$(STACK) down
+
+clean: ## stop the stack, drop its volumes and build/ (the wheelhouse and base rootfs)
+	$(STACK) down --volumes
+	rm -rf build
+
+up-local: venv ## run the services as local processes with a project-started redis-server
+	$(BIN)/failwhale up --backend local
+
+down-local: venv ## stop the local processes
+	$(BIN)/failwhale down --backend local
+
+seed: venv ## create a repeatable social graph in the running stack
+	$(BIN)/failwhale seed
+
+lint: venv ## ruff (lint and format) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: test-unit test-integration test-e2e ## all tests
+
+test-unit: venv ## in-process tests
+	$(call pytest,tests/unit)
+
+test-integration: venv ## real redis-server and uvicorn processes
+	$(call pytest,tests/integration -m integration)
+
+test-e2e: images ## the compose stack, under its own project name and port
+	$(call pytest,tests/e2e -m e2e)
