@@ -1,0 +1,49 @@
+"""The compose stack for end-to-end tests: started once per session under its own project name
+and a free host port (so it never clashes with a `make up` stack), always taken down with its
+volume. FAILWHALE_E2E_URL=http://host:port runs the tests against a stack that is already up."""
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ROOT / "docker" / "stack.sh"
+PROJECT = os.environ.get("FAILWHALE_E2E_PROJECT", "failwhale-e2e")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _project_containers() -> list[str]:
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
+@pytest.fixture(scope="session")
+def gateway_url() -> Iterator[str]:
+    existing = os.environ.get("FAILWHALE_E2E_URL")
+    if existing:
+        yield existing.rstrip("/")
+        return
+    port = _free_port()
+    env = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "FAILWHALE_GATEWAY_PORT": str(port)}
+    try:
+        subprocess.run([str(STACK), "up"], cwd=ROOT, env=env, check=True)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(STACK), "down", "--volumes"], cwd=ROOT, env=env, check=True)
+        left = _project_containers()
+        assert not left, f"containers of {PROJECT} still there after down: {left}"
