@@ -104,3 +104,10 @@ class Trend(BaseModel):
 
 class Trends(BaseModel):
     items: list[Trend]
+
+
+POST_ID_SHIFT = 1024  # ids are epoch milliseconds * 1024 + a counter (see services.posts.store)
+
+
+def post_id_time_ms(post_id: int) -> int:
+    return post_id // POST_ID_SHIFT

@@ -26,9 +26,10 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local msg = cjson.encode({conversation_id = ARGV[6], seq = seq, sender_id = tonumber(ARGV[1]),
-                          sender = ARGV[2], text = ARGV[3], sent_ms = ms})
-redis.call('ZADD', KEYS[2], seq, msg)
+local msg = '{"conversation_id":' .. cjson.encode(ARGV[6]) .. ',"seq":' .. string.format('%d', seq)
+  .. ',"sender_id":' .. ARGV[1] .. ',"sender":' .. cjson.encode(ARGV[2])
+  .. ',"text":' .. cjson.encode(ARGV[3]) .. ',"sent_ms":' .. string.format('%d', ms) .. '}'
+redis.call('ZADD', KEYS[2], string.format('%d', seq), msg)
 if KEYS[3] ~= '' then
   redis.call('SET', KEYS[3], cjson.encode({fp = ARGV[4], msg = msg}), 'EX', ARGV[5])
 end

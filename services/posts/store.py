@@ -1,5 +1,10 @@
 """Posts, user timelines and the post event stream in Redis (prefix `posts:`).
 
+Post ids tell time: an id is the creation time in epoch milliseconds times 1024 plus a
+counter, so ordering by id is ordering by time, and `created_at` is derived from the id. Ids
+chosen by posts use counters below 512; ids of posts accepted by the gateway's outbox during an
+outage use 512 and above, so the two never meet.
+
 A post is created, added to its author's timeline, published on the stream and (with an
 idempotency key) remembered, all in one Lua script: a crash never leaves half a post, and a
 retry never makes a second one.
@@ -9,35 +14,46 @@ import hashlib
 
 import redis.asyncio as aioredis
 
-from services.common.errors import NotFound, Unprocessable
+from services.common.errors import Conflict, NotFound, Unprocessable
 from services.common.idempotency import IDEMPOTENCY_TTL_S
 from services.common.wire import POST_EVENTS_STREAM
 
 CREATE = """
--- KEYS: next_id, last_ms, stream, idempotency key ('' when none)
--- ARGV: author_id, author, text, fingerprint, idempotency ttl, stream max length
-if KEYS[4] ~= '' then
-  local prior = redis.call('GET', KEYS[4])
+-- KEYS: last id, stream, idempotency key ('' when none)
+-- ARGV: author_id, author, text, fingerprint, idempotency ttl, stream max length,
+--       id chosen upstream ('' when none)
+-- Ids pass 2^47: Lua would print them as 1.8e+15, so every id is written with %d.
+if KEYS[3] ~= '' then
+  local prior = redis.call('GET', KEYS[3])
   if prior then
     local rec = cjson.decode(prior)
     if rec.fp ~= ARGV[4] then return {'conflict', ''} end
     return {'replay', redis.call('GET', 'posts:' .. rec.id)}
   end
 end
-local id = redis.call('INCR', KEYS[1])
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
--- Never earlier than the previous post: ids and times sort the same way.
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-if ms < last then ms = last end
-redis.call('SET', KEYS[2], ms)
-local post = cjson.encode({id = id, author_id = tonumber(ARGV[1]), author = ARGV[2],
-                           text = ARGV[3], created_ms = ms})
-redis.call('SET', 'posts:' .. id, post)
-redis.call('ZADD', 'posts:user:' .. ARGV[1], id, id)
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'post', post)
-if KEYS[4] ~= '' then
-  redis.call('SET', KEYS[4], cjson.encode({fp = ARGV[4], id = id}), 'EX', ARGV[5])
+local id
+if ARGV[7] ~= '' then
+  id = tonumber(ARGV[7])
+  if redis.call('EXISTS', 'posts:' .. string.format('%d', id)) == 1 then
+    return {'taken', ''}
+  end
+else
+  local now = redis.call('TIME')
+  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  -- Never below the previous id: ids, and the times derived from them, only grow.
+  id = math.max(ms * 1024, tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
+  while redis.call('EXISTS', 'posts:' .. string.format('%d', id)) == 1 do id = id + 1 end
+  redis.call('SET', KEYS[1], string.format('%d', id))
+end
+local sid = string.format('%d', id)
+local post = '{"id":' .. sid .. ',"author_id":' .. ARGV[1] .. ',"author":' .. cjson.encode(ARGV[2])
+  .. ',"text":' .. cjson.encode(ARGV[3]) .. ',"created_ms":'
+  .. string.format('%d', math.floor(id / 1024)) .. '}'
+redis.call('SET', 'posts:' .. sid, post)
+redis.call('ZADD', 'posts:user:' .. ARGV[1], sid, sid)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'post', post)
+if KEYS[3] ~= '' then
+  redis.call('SET', KEYS[3], cjson.encode({fp = ARGV[4], id = sid}), 'EX', ARGV[5])
 end
 return {'created', post}
 """
@@ -50,20 +66,30 @@ class PostStore:
         self._create = redis.register_script(CREATE)
 
     async def create(
-        self, author_id: int, author: str, text: str, idempotency_key: str | None, fp: str
+        self,
+        author_id: int,
+        author: str,
+        text: str,
+        idempotency_key: str | None,
+        fp: str,
+        post_id: int | None = None,
     ) -> tuple[str, str]:
-        """Returns (`created` or `replay`, the stored post record)."""
+        """Returns (`created` or `replay`, the stored post record). `post_id` is an id chosen
+        upstream (a post accepted by the gateway's outbox while posts was away)."""
+        chosen = "" if post_id is None else str(post_id)
         idem = ""
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
             idem = f"posts:idem:{author_id}:{digest}"
         answer: list[str] = await self._create(
-            keys=["posts:next_id", "posts:last_ms", POST_EVENTS_STREAM, idem],
-            args=[author_id, author, text, fp, IDEMPOTENCY_TTL_S, self.stream_max_len],
+            keys=["posts:last_id", POST_EVENTS_STREAM, idem],
+            args=[author_id, author, text, fp, IDEMPOTENCY_TTL_S, self.stream_max_len, chosen],
         )
         outcome, record = answer
         if outcome == "conflict":
             raise Unprocessable("this Idempotency-Key was used with another request body")
+        if outcome == "taken":
+            raise Conflict(f"post {post_id} exists already")
         return str(outcome), str(record)
 
     async def get(self, post_id: int) -> str:
