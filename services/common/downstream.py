@@ -1,29 +1,39 @@
 """Every call from one service to another goes through `Downstream`: one place for timeouts,
-credentials, error translation and outcome tracking.
+the circuit breaker, retries, the bulkhead, credentials, error translation and outcome tracking.
 
-A downstream 4xx reaches the caller as the same error (it is the caller's mistake, not an
-outage); a 5xx, a refused connection or a timeout becomes `DependencyUnavailable`.
+A downstream 4xx reaches the caller as the same error (the caller's mistake, not an outage, so
+the breaker counts it as a success); a 5xx, a refused connection or a timeout becomes
+`DependencyUnavailable`, with a `reason` the fallbacks and the metrics use.
+
+With the resilience layer off, a call is one plain attempt with a long timeout: no breaker,
+no retry, no bulkhead.
 """
 
-import itertools
-from collections.abc import Sequence
+import asyncio
 from typing import Any
 
 import httpx
 
 from services.common.auth import ServiceCredential
+from services.common.breaker import OPEN, Admission, AsyncBreaker, BreakerOpen
+from services.common.bulkhead import Bulkhead, BulkheadFull
 from services.common.errors import DependencyUnavailable, error_for_status
 from services.common.metrics import ServiceMetrics
 from services.common.outcomes import OutcomeWindow
+from services.common.policy import UNGUARDED_TIMEOUT_S, EdgePolicy
+from services.common.retry import is_idempotent
+
+# The whole-call deadline is a backstop: each attempt's own timeout fires first.
+DEADLINE_MARGIN_S = 0.05
 
 
-def open_http_client(max_connections: int = 200) -> httpx.AsyncClient:
+def open_http_client(max_connections: int = 256) -> httpx.AsyncClient:
     # httpx keeps only 20 idle keep-alive connections by default: under load every call beyond
     # that would open a new connection.
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(5.0, connect=1.0))
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(UNGUARDED_TIMEOUT_S))
 
 
 class Downstream:
@@ -34,15 +44,20 @@ class Downstream:
         client: httpx.AsyncClient,
         credential: ServiceCredential,
         metrics: ServiceMetrics,
-        timeout: httpx.Timeout | None = None,
+        policy: EdgePolicy | None = None,
+        resilient: bool = True,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.client = client
         self.credential = credential
         self.metrics = metrics
-        self.timeout = timeout or httpx.Timeout(5.0, connect=1.0)
+        self.policy = policy or EdgePolicy()
+        self.resilient = resilient
         self.outcomes = OutcomeWindow()
+        self.breaker = AsyncBreaker(name, self.policy.breaker, on_change=metrics.breaker_changed)
+        self.bulkhead = Bulkhead(name, self.policy.max_concurrent)
+        metrics.breaker_state.labels(metrics.service, name).set(0)
 
     async def request(
         self,
@@ -53,52 +68,139 @@ class Downstream:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         sent = dict(self.credential.header())
         if user_token is not None:
             sent["Authorization"] = f"Bearer {user_token}"
         if headers:
             sent.update(headers)
+        call = _Call(method, self.base_url + path, json, params, sent)
+        if not self.resilient:
+            return await self._attempt(call, httpx.Timeout(UNGUARDED_TIMEOUT_S), guarded=False)
+        repeatable = is_idempotent(method, headers) if idempotent is None else idempotent
+        return await self._with_retries(call, repeatable)
+
+    async def _with_retries(self, call: "_Call", repeatable: bool) -> httpx.Response:
+        policy = self.policy
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + policy.deadline_s
+        attempts = policy.retry.attempts if repeatable else 1
+        for attempt in range(1, attempts + 1):
+            remaining = deadline - loop.time()
+            limits = httpx.Timeout(
+                min(policy.read_timeout_s, remaining),
+                connect=min(policy.connect_timeout_s, remaining),
+            )
+            try:
+                async with asyncio.timeout(remaining + DEADLINE_MARGIN_S):
+                    return await self._attempt(call, limits, guarded=True)
+            except TimeoutError as exc:
+                raise DependencyUnavailable(
+                    self.name, f"{self.name} timed out", reason="timeout"
+                ) from exc
+            except DependencyUnavailable as exc:
+                pause = policy.retry.backoff_s(attempt)
+                last = attempt == attempts or exc.reason in ("breaker-open", "bulkhead-full")
+                if last or loop.time() + pause >= deadline:
+                    raise
+                self.metrics.retries.labels(self.metrics.service, self.name).inc()
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(self, call: "_Call", limits: httpx.Timeout, guarded: bool) -> httpx.Response:
+        admission = self._admit() if guarded else None
         try:
             response = await self.client.request(
-                method,
-                self.base_url + path,
-                json=json,
-                params=params,
-                headers=sent,
-                timeout=self.timeout,
-            )
+                call.method, call.url, json=call.json, params=call.params,
+                headers=call.headers, timeout=limits,
+            )  # fmt: skip
+        except asyncio.CancelledError:
+            if admission is not None:
+                self.breaker.abandoned(admission)
+            raise
         except httpx.TimeoutException as exc:
-            self._record("timeout", ok=False)
-            raise DependencyUnavailable(self.name, f"{self.name} timed out") from exc
+            self._failed(admission, exc, "timeout")
+            raise DependencyUnavailable(
+                self.name, f"{self.name} timed out", reason="timeout"
+            ) from exc
         except httpx.TransportError as exc:
-            self._record("unreachable", ok=False)
-            raise DependencyUnavailable(self.name, f"{self.name} is unreachable") from exc
+            self._failed(admission, exc, "unreachable")
+            raise DependencyUnavailable(
+                self.name, f"{self.name} is unreachable", reason="unreachable"
+            ) from exc
+        finally:
+            if guarded:
+                self.bulkhead.leave()
         if response.status_code >= 500:
-            self._record("error", ok=False)
-            raise DependencyUnavailable(self.name, f"{self.name} answered {response.status_code}")
+            error = DependencyUnavailable(
+                self.name, f"{self.name} answered {response.status_code}", reason="error"
+            )
+            self._failed(admission, error, "error")
+            raise error
         self._record("ok", ok=True)
+        if admission is not None:
+            self.breaker.succeeded(admission)
         if response.status_code >= 400:
             raise error_for_status(response.status_code, _problem_detail(response))
         return response
+
+    def _admit(self) -> Admission:
+        """Take a bulkhead slot and the breaker's permission, or refuse at once."""
+        try:
+            self.bulkhead.enter()
+        except BulkheadFull as exc:
+            self.metrics.rejections.labels(self.metrics.service, self.name, "bulkhead").inc()
+            raise DependencyUnavailable(
+                self.name, f"{self.name} is saturated", reason="bulkhead-full"
+            ) from exc
+        try:
+            return self.breaker.admit()
+        except BreakerOpen as exc:
+            self.bulkhead.leave()
+            raise self._rejected(exc) from exc
+
+    @property
+    def available(self) -> bool:
+        """Whether a call now would be let through (the breaker is not open)."""
+        return self.breaker.state != OPEN or self.breaker.retry_after_s() == 0
+
+    def _timed_out(self) -> DependencyUnavailable:
+        return DependencyUnavailable(self.name, f"{self.name} timed out", reason="timeout")
+
+    def _rejected(self, exc: BreakerOpen) -> DependencyUnavailable:
+        self.metrics.rejections.labels(self.metrics.service, self.name, "breaker").inc()
+        return DependencyUnavailable(
+            self.name,
+            f"{self.name} is failing; calls are suspended",
+            retry_after_s=int(exc.retry_after_s + 0.999),
+            reason="breaker-open",
+        )
+
+    def _failed(self, admission: Admission | None, exc: BaseException, outcome: str) -> None:
+        self._record(outcome, ok=False)
+        if admission is not None:
+            self.breaker.failed(admission, exc)
 
     def _record(self, outcome: str, *, ok: bool) -> None:
         self.outcomes.record(ok)
         self.metrics.downstream_calls.labels(self.metrics.service, self.name, outcome).inc()
 
 
-class ReplicaSet:
-    """Replicas of one service, called in turn."""
+class _Call:
+    __slots__ = ("headers", "json", "method", "params", "url")
 
-    def __init__(self, name: str, replicas: Sequence[Downstream]) -> None:
-        if not replicas:
-            raise ValueError(f"{name} needs at least one replica")
-        self.name = name
-        self.replicas = list(replicas)
-        self._turn = itertools.cycle(self.replicas)
-
-    def next(self) -> Downstream:
-        return next(self._turn)
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> None:
+        self.method, self.url, self.json, self.params, self.headers = (
+            method, url, json, params, headers,
+        )  # fmt: skip
 
 
 def _problem_detail(response: httpx.Response) -> str:

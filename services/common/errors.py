@@ -76,11 +76,16 @@ class TooManyRequests(ChirpError):
 class DependencyUnavailable(ChirpError):
     status, title, slug = 503, "Dependency unavailable", "dependency-unavailable"
 
-    def __init__(self, dependency: str, detail: str = "", retry_after_s: int = 1) -> None:
+    def __init__(
+        self, dependency: str, detail: str = "", retry_after_s: int = 1, reason: str = "error"
+    ) -> None:
         super().__init__(
-            detail or f"{dependency} is unavailable", headers={"Retry-After": str(retry_after_s)}
+            detail or f"{dependency} is unavailable",
+            headers={"Retry-After": str(max(1, retry_after_s))},
         )
         self.dependency = dependency
+        # timeout, unreachable, error (5xx), breaker-open, bulkhead-full
+        self.reason = reason
 
 
 _BY_STATUS: dict[int, type[ChirpError]] = {

@@ -3,10 +3,12 @@
 import time
 
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.breaker import STATE_VALUES
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -36,6 +38,47 @@ class ServiceMetrics:
             ["service", "dependency", "outcome"],
             registry=self.registry,
         )
+
+        self.breaker_state = Gauge(
+            "failwhale_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
+        self.breaker_transitions = Counter(
+            "failwhale_breaker_transitions",
+            "Circuit breaker state changes",
+            ["service", "dependency", "to"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "failwhale_retries",
+            "Calls repeated after a failure",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
+        self.rejections = Counter(
+            "failwhale_rejections",
+            "Calls refused without being made (breaker open, bulkhead full)",
+            ["service", "dependency", "reason"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "failwhale_fallbacks",
+            "Answers served by a fallback",
+            ["service", "dependency", "fallback"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "failwhale_outbox_depth",
+            "Writes accepted into an outbox and not yet delivered",
+            ["service", "outbox"],
+            registry=self.registry,
+        )
+
+    def breaker_changed(self, dependency: str, _old: str, new: str) -> None:
+        self.breaker_state.labels(self.service, dependency).set(STATE_VALUES[new])
+        self.breaker_transitions.labels(self.service, dependency, new).inc()
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,44 +1,131 @@
-"""The Redis client every service uses, and the translation of Redis outages into 503s."""
+"""The Redis client every service uses, guarded by a circuit breaker, and the translation of
+Redis outages into 503 answers with Retry-After.
 
-from typing import Annotated
+A paused Redis answers nothing: each command waits for the socket timeout, then the breaker
+opens and the following commands fail at once until a probe gets through. With the resilience
+layer off, commands wait up to the long unguarded timeout and nothing is refused early.
+"""
+
+import asyncio
+from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Request
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import BusyLoadingError, ConnectionError, ResponseError, TimeoutError
 from starlette.responses import Response
 
+from services.common.breaker import AsyncBreaker, BreakerConfig, BreakerOpen
 from services.common.errors import DependencyUnavailable, problem_response
+from services.common.metrics import ServiceMetrics
+from services.common.policy import UNGUARDED_TIMEOUT_S
 from services.common.settings import ServiceSettings
 
 REDIS_OUTAGES = (ConnectionError, TimeoutError, BusyLoadingError)
+REDIS_BREAKER = BreakerConfig(fail_max=3, reset_timeout_s=2.0)
 
 
-def connect_redis(settings: ServiceSettings) -> "aioredis.Redis":
-    # A blocking pool waits up to the timeout for a free connection, where the default pool
-    # raises at once when exhausted.
+class RedisSuspended(ConnectionError):
+    """The breaker refused a command: Redis failed just before."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("redis is failing; commands are suspended")
+        self.retry_after_s = retry_after_s
+
+
+class _Guard:
+    """Runs one Redis round trip under the breaker."""
+
+    def __init__(self, breaker: AsyncBreaker | None) -> None:
+        self.breaker = breaker
+
+    async def run(self, operation: Any) -> Any:
+        if self.breaker is None:
+            return await operation()
+        try:
+            admission = self.breaker.admit()
+        except BreakerOpen as exc:
+            raise RedisSuspended(exc.retry_after_s) from exc
+        try:
+            result = await operation()
+        except asyncio.CancelledError:
+            self.breaker.abandoned(admission)
+            raise
+        except REDIS_OUTAGES as exc:
+            self.breaker.failed(admission, exc)
+            raise
+        except ResponseError:
+            self.breaker.succeeded(admission)  # Redis answered; the command was wrong
+            raise
+        self.breaker.succeeded(admission)
+        return result
+
+
+class GuardedPipeline(Pipeline):
+    guard: _Guard
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        execute = super().execute
+        result: list[Any] = await self.guard.run(lambda: execute(raise_on_error))
+        return result
+
+
+class GuardedRedis(aioredis.Redis):
+    guard: _Guard
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        execute: Any = super().execute_command
+        return await self.guard.run(lambda: execute(*args, **options))
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = GuardedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.guard = self.guard
+        return pipe
+
+
+def connect_redis(settings: ServiceSettings, metrics: ServiceMetrics) -> GuardedRedis:
+    resilient = settings.resilience == "on"
+    timeout = settings.redis_timeout_s if resilient else UNGUARDED_TIMEOUT_S
+    # A blocking pool waits (up to the timeout) for a free connection, where the default pool
+    # raises at once when exhausted. One quick retry on a broken connection reconnects after a
+    # Redis restart; timeouts are not retried (the breaker decides).
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
-        timeout=settings.redis_timeout_s,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         decode_responses=True,
+        retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
     )
-    return aioredis.Redis(connection_pool=pool)
+    client = GuardedRedis(connection_pool=pool)
+    breaker = None
+    if resilient:
+        breaker = AsyncBreaker("redis", REDIS_BREAKER, on_change=metrics.breaker_changed)
+        metrics.breaker_state.labels(metrics.service, "redis").set(0)
+    client.guard = _Guard(breaker)
+    return client
 
 
 def install_redis_error_handler(app: FastAPI) -> None:
     async def on_redis_outage(_: Request, exc: Exception) -> Response:
-        error = DependencyUnavailable("redis", f"the store is unavailable ({type(exc).__name__})")
+        retry_after = int(getattr(exc, "retry_after_s", 0) + 0.999) or 1
+        error = DependencyUnavailable(
+            "redis", f"the store is unavailable ({type(exc).__name__})", retry_after
+        )
         return problem_response(error.status, error.title, error.detail, error.slug, error.headers)
 
     for outage in REDIS_OUTAGES:
         app.add_exception_handler(outage, on_redis_outage)
 
 
-def get_redis(request: Request) -> "aioredis.Redis":
-    client: aioredis.Redis = request.app.state.redis
+def get_redis(request: Request) -> GuardedRedis:
+    client: GuardedRedis = request.app.state.redis
     return client
 
 
-RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
+RedisDep = Annotated[GuardedRedis, Depends(get_redis)]

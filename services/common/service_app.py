@@ -31,7 +31,7 @@ def build_service_app(
     @asynccontextmanager
     async def lifespan_with_redis(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
-        app.state.redis = connect_redis(settings)
+        app.state.redis = connect_redis(settings, app.state.metrics)
         try:
             async with lifespan(app) if lifespan else nullcontext():
                 yield

@@ -25,7 +25,7 @@ class ServiceSettings(BaseSettings):
     service_name: str = shared("service_name", "chirp")
     redis_url: str = shared("redis_url", "redis://localhost:6379/0")
     redis_max_connections: int = shared("redis_max_connections", 64)
-    redis_timeout_s: float = shared("redis_timeout_s", 2.0)
+    redis_timeout_s: float = shared("redis_timeout_s", 1.0)
     token_secret: str = shared("token_secret", DEV_TOKEN_SECRET)
     internal_secret: str = shared("internal_secret", DEV_INTERNAL_SECRET)
     resilience: Literal["on", "off"] = shared("resilience", "on")

@@ -29,7 +29,7 @@ class ConsumerConfig:
     group: str
     consumer: str
     batch: int = 100
-    block_ms: int = 1000
+    block_ms: int = 250  # below the Redis socket timeout
     claim_idle_ms: int = 15_000
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0

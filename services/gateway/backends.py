@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.common.auth import ServiceCredential, TokenKeys
-from services.common.downstream import Downstream, ReplicaSet, open_http_client
+from services.common.downstream import Downstream, open_http_client
 from services.common.metrics import ServiceMetrics
+from services.common.replicas import ReplicaSet
+from services.gateway.policies import POLICIES
 from services.gateway.settings import GatewaySettings
 
 
@@ -35,17 +37,21 @@ async def open_backends(
     async with open_http_client() as http:
         credential = ServiceCredential(keys, settings.service_name)
 
-        def downstream(name: str, url: str) -> Downstream:
-            return Downstream(name, url, http, credential, metrics)
+        resilient = settings.resilience == "on"
+
+        def downstream(name: str, url: str, policy: str) -> Downstream:
+            return Downstream(
+                name, url, http, credential, metrics, POLICIES[policy], resilient=resilient
+            )
 
         replicas = [
-            downstream(_replica_name(i, url), url)
+            downstream(_replica_name(i, url), url, "timeline")
             for i, url in enumerate(settings.timeline_replicas())
         ]
         yield Backends(
-            users=downstream("users", settings.users_url),
-            posts=downstream("posts", settings.posts_url),
+            users=downstream("users", settings.users_url, "users"),
+            posts=downstream("posts", settings.posts_url, "posts"),
             timeline=ReplicaSet("timeline", replicas),
-            dms=downstream("dms", settings.dms_url),
-            trends=downstream("trends", settings.trends_url),
+            dms=downstream("dms", settings.dms_url, "dms"),
+            trends=downstream("trends", settings.trends_url, "trends"),
         )

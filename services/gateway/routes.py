@@ -112,9 +112,10 @@ async def home_timeline(
     before: BeforeQuery = None,
 ) -> Response:
     params: dict[str, int] = {"limit": limit} | ({"before": before} if before else {})
-    replica = backends.timeline.next()
     return relay(
-        await replica.request("GET", "/internal/timeline", user_token=token, params=params)
+        await backends.timeline.request(
+            "GET", "/internal/timeline", user_token=token, params=params
+        )
     )
 
 

@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.auth import ServiceCredential
+from services.common.breaker import BreakerConfig
 from services.common.downstream import Downstream, open_http_client
+from services.common.policy import EdgePolicy
+from services.common.retry import RetryPolicy
 from services.common.service_app import build_service_app
 from services.common.stream_consumer import ConsumerConfig, StreamConsumer
 from services.common.wire import POST_EVENTS_STREAM
@@ -18,6 +21,13 @@ from services.timeline.settings import TimelineSettings
 from services.timeline.store import HomeTimelines
 
 CONSUMER_GROUP = "timeline"
+# Fan-out is background work: it may wait longer than a user would, and it retries anyway.
+FOLLOWERS_POLICY = EdgePolicy(
+    read_timeout_s=2.0,
+    deadline_s=3.0,
+    retry=RetryPolicy(attempts=2),
+    breaker=BreakerConfig(fail_max=5, reset_timeout_s=5.0),
+)
 
 
 def create_app(settings: TimelineSettings | None = None) -> FastAPI:
@@ -27,7 +37,15 @@ def create_app(settings: TimelineSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_http_client() as http:
             credential = ServiceCredential(app.state.token_keys, settings.service_name)
-            users = Downstream("users", settings.users_url, http, credential, app.state.metrics)
+            users = Downstream(
+                "users",
+                settings.users_url,
+                http,
+                credential,
+                app.state.metrics,
+                FOLLOWERS_POLICY,
+                resilient=settings.resilience == "on",
+            )
             timelines = HomeTimelines(app.state.redis, settings.home_max_len)
             config = ConsumerConfig(
                 stream=POST_EVENTS_STREAM,

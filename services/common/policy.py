@@ -1,0 +1,19 @@
+"""How one service treats one dependency: timeouts, retries, breaker and bulkhead sizes."""
+
+from dataclasses import dataclass, field
+
+from services.common.breaker import BreakerConfig
+from services.common.retry import RetryPolicy
+
+# With the layer off, a call waits as long as a user would (and then some), with no guard.
+UNGUARDED_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class EdgePolicy:
+    connect_timeout_s: float = 0.25
+    read_timeout_s: float = 1.0
+    deadline_s: float = 2.0  # the whole call, retries included
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    max_concurrent: int = 64

@@ -1,0 +1,42 @@
+"""The gateway's policy for each dependency. docs/resilience.md explains each value."""
+
+from services.common.breaker import BreakerConfig
+from services.common.policy import EdgePolicy
+from services.common.retry import RetryPolicy
+
+CORE = EdgePolicy(
+    connect_timeout_s=0.25,
+    read_timeout_s=1.0,
+    deadline_s=2.0,
+    retry=RetryPolicy(attempts=3, base_s=0.05, max_s=0.4),
+    breaker=BreakerConfig(fail_max=5, reset_timeout_s=5.0),
+    max_concurrent=64,
+)
+
+# Replicas fail over to each other instead of retrying themselves, and are ejected sooner.
+TIMELINE_REPLICA = EdgePolicy(
+    connect_timeout_s=0.25,
+    read_timeout_s=0.5,
+    deadline_s=0.6,
+    retry=RetryPolicy(attempts=1),
+    breaker=BreakerConfig(fail_max=3, reset_timeout_s=3.0),
+    max_concurrent=64,
+)
+
+# Ancillary: never worth making a user wait.
+TRENDS = EdgePolicy(
+    connect_timeout_s=0.1,
+    read_timeout_s=0.3,
+    deadline_s=0.35,
+    retry=RetryPolicy(attempts=1),
+    breaker=BreakerConfig(fail_max=3, reset_timeout_s=10.0),
+    max_concurrent=16,
+)
+
+POLICIES = {
+    "users": CORE,
+    "posts": CORE,
+    "dms": CORE,
+    "timeline": TIMELINE_REPLICA,
+    "trends": TRENDS,
+}
