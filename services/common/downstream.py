@@ -69,7 +69,10 @@ class Downstream:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
+        slow_ok: bool = False,
     ) -> httpx.Response:
+        """`slow_ok` gives a call that is slow by nature (hashing a password) the edge's
+        slow timeout instead of its usual one."""
         sent = dict(self.credential.header())
         if user_token is not None:
             sent["Authorization"] = f"Bearer {user_token}"
@@ -79,17 +82,18 @@ class Downstream:
         if not self.resilient:
             return await self._attempt(call, httpx.Timeout(UNGUARDED_TIMEOUT_S), guarded=False)
         repeatable = is_idempotent(method, headers) if idempotent is None else idempotent
-        return await self._with_retries(call, repeatable)
+        return await self._with_retries(call, repeatable, slow_ok)
 
-    async def _with_retries(self, call: "_Call", repeatable: bool) -> httpx.Response:
+    async def _with_retries(self, call: "_Call", repeatable: bool, slow_ok: bool) -> httpx.Response:
         policy = self.policy
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + policy.deadline_s
+        read_timeout_s = policy.slow_timeout_s if slow_ok else policy.read_timeout_s
+        deadline = loop.time() + (policy.slow_timeout_s + 0.5 if slow_ok else policy.deadline_s)
         attempts = policy.retry.attempts if repeatable else 1
         for attempt in range(1, attempts + 1):
             remaining = deadline - loop.time()
             limits = httpx.Timeout(
-                min(policy.read_timeout_s, remaining),
+                min(read_timeout_s, remaining),
                 connect=min(policy.connect_timeout_s, remaining),
             )
             try:

@@ -14,6 +14,7 @@ class EdgePolicy:
     connect_timeout_s: float = 0.25
     read_timeout_s: float = 1.0
     deadline_s: float = 2.0  # the whole call, retries included
+    slow_timeout_s: float = 5.0  # calls that are slow by nature (password hashing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     max_concurrent: int = 64

@@ -12,6 +12,12 @@ from services.common.limits import DmText, Handle, Password, PostText
 POST_EVENTS_STREAM = "chirp:posts:events"
 
 
+def conversation_id(a: int, b: int) -> str:
+    """One id for the conversation between two users, whoever writes first."""
+    low, high = sorted((a, b))
+    return f"{low}-{high}"
+
+
 def iso_from_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from services.common.errors import Unprocessable
 from services.common.idempotency import IDEMPOTENCY_TTL_S
+from services.common.wire import conversation_id
 
 SEND = """
 -- KEYS: seq counter, messages, idempotency key ('' when none)
@@ -35,11 +36,6 @@ if KEYS[3] ~= '' then
 end
 return {'created', msg}
 """
-
-
-def conversation_id(a: int, b: int) -> str:
-    low, high = sorted((a, b))
-    return f"{low}-{high}"
 
 
 class Conversations:

@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from services.common.service_app import build_service_app
 from services.gateway import routes, status
 from services.gateway.backends import open_backends
-from services.gateway.directory import HandleDirectory
 from services.gateway.settings import GatewaySettings
+from services.gateway.wiring import run_gateway
 
 DESCRIPTION = """The public API of Chirp, a small Twitter-like app built to be broken on purpose.
 
@@ -24,9 +24,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_backends(settings, app.state.token_keys, app.state.metrics) as backends:
+        metrics = app.state.metrics
+        async with (
+            open_backends(settings, app.state.token_keys, metrics) as backends,
+            run_gateway(settings, backends, app.state.redis, metrics) as gateway,
+        ):
             app.state.backends = backends
-            app.state.directory = HandleDirectory(backends.users, settings.handle_cache_size)
+            app.state.gateway = gateway
             yield
 
     return build_service_app(

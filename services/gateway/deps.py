@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.common.idempotency import HEADER, idempotency_key
+from services.common.idempotency import idempotency_key
 from services.gateway.backends import Backends
 from services.gateway.directory import HandleDirectory
+from services.gateway.wiring import Gateway
 
 
 def get_backends(request: Request) -> Backends:
@@ -14,15 +15,16 @@ def get_backends(request: Request) -> Backends:
     return backends
 
 
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
 def get_directory(request: Request) -> HandleDirectory:
-    directory: HandleDirectory = request.app.state.directory
-    return directory
-
-
-def idempotency_headers(key: Annotated[str | None, Depends(idempotency_key)]) -> dict[str, str]:
-    return {HEADER: key} if key is not None else {}
+    return get_gateway(request).directory
 
 
 BackendsDep = Annotated[Backends, Depends(get_backends)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 Directory = Annotated[HandleDirectory, Depends(get_directory)]
-IdempotencyHeaders = Annotated[dict[str, str], Depends(idempotency_headers)]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import BearerToken, CurrentUser
+from services.common.errors import Unprocessable
 from services.common.limits import PAGE_DEFAULT, PAGE_MAX
 from services.common.paging import BeforeQuery, LimitQuery
 from services.common.wire import (
@@ -20,10 +21,17 @@ from services.common.wire import (
     Session,
     Trends,
 )
-from services.gateway.deps import BackendsDep, Directory, IdempotencyHeaders
+from services.gateway.deps import BackendsDep, Directory, GatewayDep, IdempotencyKey
+from services.gateway.reads import trends_or_nothing
 from services.gateway.relay import relay
 
 router = APIRouter(prefix="/v1")
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Accepted into the outbox while the service is away; "
+        "delivered in order when it is back (X-Degraded says so)"
+    }
+}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad request (problem+json)"},
     401: {"description": "Missing, expired or invalid token (problem+json)"},
@@ -42,12 +50,20 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     responses={409: {"description": "The handle is taken"}, **PROBLEMS},
 )
 async def register(body: Credentials, backends: BackendsDep) -> Response:
-    return relay(await backends.users.request("POST", "/internal/users", json=body.model_dump()))
+    return relay(
+        await backends.users.request(
+            "POST", "/internal/users", json=body.model_dump(), slow_ok=True
+        )
+    )
 
 
 @router.post("/sessions", response_model=Session, tags=["accounts"], responses=PROBLEMS)
 async def log_in(body: Credentials, backends: BackendsDep) -> Response:
-    return relay(await backends.users.request("POST", "/internal/sessions", json=body.model_dump()))
+    return relay(
+        await backends.users.request(
+            "POST", "/internal/sessions", json=body.model_dump(), idempotent=True, slow_ok=True
+        )
+    )
 
 
 @router.put("/follows/{handle}", status_code=204, tags=["follows"], responses=PROBLEMS)
@@ -68,100 +84,100 @@ async def unfollow(
     return Response(status_code=204)
 
 
-@router.post("/posts", status_code=201, response_model=Post, tags=["posts"], responses=PROBLEMS)
+@router.post(
+    "/posts",
+    status_code=201,
+    response_model=Post,
+    tags=["posts"],
+    responses={**ACCEPTED, **PROBLEMS},
+)
 async def create_post(
-    body: NewPost,
-    _: CurrentUser,
-    token: BearerToken,
-    backends: BackendsDep,
-    idempotency: IdempotencyHeaders,
+    body: NewPost, user: CurrentUser, token: BearerToken, gateway: GatewayDep, key: IdempotencyKey
 ) -> Response:
-    answer = await backends.posts.request(
-        "POST", "/internal/posts", user_token=token, json=body.model_dump(), headers=idempotency
-    )
-    return relay(answer)
+    return await gateway.posts.create(user, token, body.text, key)
 
 
 @router.get("/posts/{post_id}", response_model=Post, tags=["posts"], responses=PROBLEMS)
-async def get_post(post_id: int, _: CurrentUser, backends: BackendsDep) -> Response:
-    return relay(await backends.posts.request("GET", f"/internal/posts/{post_id}"))
+async def get_post(post_id: int, _: CurrentUser, gateway: GatewayDep) -> Response:
+    posts = gateway.backends.posts
+    return await gateway.reads.read(
+        ("post", post_id), "posts", "cached",
+        lambda: posts.request("GET", f"/internal/posts/{post_id}"),
+    )  # fmt: skip
 
 
 @router.get("/users/{handle}/posts", response_model=PostPage, tags=["posts"], responses=PROBLEMS)
 async def user_posts(
     handle: str,
     _: CurrentUser,
-    backends: BackendsDep,
+    gateway: GatewayDep,
     directory: Directory,
     limit: LimitQuery = PAGE_DEFAULT,
     before: BeforeQuery = None,
 ) -> Response:
     author = await directory.id_of(handle)
     params: dict[str, int] = {"limit": limit} | ({"before": before} if before else {})
-    return relay(
-        await backends.posts.request("GET", f"/internal/users/{author}/posts", params=params)
-    )
+    posts = gateway.backends.posts
+    return await gateway.reads.read(
+        ("user-posts", author, limit, before), "posts", "stale-cache",
+        lambda: posts.request("GET", f"/internal/users/{author}/posts", params=params),
+    )  # fmt: skip
 
 
 @router.get("/timeline", response_model=PostPage, tags=["timeline"], responses=PROBLEMS)
 async def home_timeline(
-    _: CurrentUser,
+    user: CurrentUser,
     token: BearerToken,
-    backends: BackendsDep,
+    gateway: GatewayDep,
     limit: LimitQuery = PAGE_DEFAULT,
     before: BeforeQuery = None,
 ) -> Response:
-    params: dict[str, int] = {"limit": limit} | ({"before": before} if before else {})
-    return relay(
-        await backends.timeline.request(
-            "GET", "/internal/timeline", user_token=token, params=params
-        )
-    )
+    return await gateway.timeline.page(user, token, limit, before)
 
 
 @router.post(
-    "/dms/{handle}", status_code=201, response_model=Message, tags=["dms"], responses=PROBLEMS
+    "/dms/{handle}",
+    status_code=201,
+    response_model=Message,
+    tags=["dms"],
+    responses={**ACCEPTED, **PROBLEMS},
 )
 async def send_dm(
     handle: str,
     body: NewMessage,
-    _: CurrentUser,
+    user: CurrentUser,
     token: BearerToken,
-    backends: BackendsDep,
+    gateway: GatewayDep,
     directory: Directory,
-    idempotency: IdempotencyHeaders,
+    key: IdempotencyKey,
 ) -> Response:
     peer = await directory.id_of(handle)
-    answer = await backends.dms.request(
-        "POST",
-        f"/internal/conversations/{peer}/messages",
-        user_token=token,
-        json=body.model_dump(),
-        headers=idempotency,
-    )
-    return relay(answer)
+    if peer == user.id:
+        raise Unprocessable("a conversation needs two people")
+    return await gateway.dms.send(user, token, peer, body.text, key)
 
 
 @router.get("/dms/{handle}", response_model=Conversation, tags=["dms"], responses=PROBLEMS)
 async def read_dms(
     handle: str,
-    _: CurrentUser,
+    user: CurrentUser,
     token: BearerToken,
-    backends: BackendsDep,
+    gateway: GatewayDep,
     directory: Directory,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
 ) -> Response:
     peer = await directory.id_of(handle)
-    answer = await backends.dms.request(
-        "GET",
-        f"/internal/conversations/{peer}/messages",
-        user_token=token,
-        params={"after_seq": after_seq, "limit": limit},
-    )
-    return relay(answer)
+    dms = gateway.backends.dms
+    return await gateway.reads.read(
+        ("dms", user.id, peer, after_seq, limit), "dms", "stale-cache",
+        lambda: dms.request(
+            "GET", f"/internal/conversations/{peer}/messages", user_token=token,
+            params={"after_seq": after_seq, "limit": limit},
+        ),
+    )  # fmt: skip
 
 
 @router.get("/trends", response_model=Trends, tags=["trends"], responses=PROBLEMS)
-async def trends(backends: BackendsDep) -> Response:
-    return relay(await backends.trends.request("GET", "/internal/trends"))
+async def trends(gateway: GatewayDep) -> Response:
+    return await trends_or_nothing(gateway.backends.trends, gateway.degradations, gateway.resilient)

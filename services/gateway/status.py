@@ -5,7 +5,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from services.gateway.deps import BackendsDep
+from services.common.redis_store import REDIS_OUTAGES
+from services.gateway.deps import GatewayDep
+from services.gateway.outbox import Outbox
 
 router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -23,24 +25,49 @@ class Status(BaseModel):
     resilience: Literal["on", "off"]
     window_s: float
     dependencies: list[DependencyStatus]
+    outbox_depth: dict[str, int | None]
 
 
 @router.get("/status")
-async def status(request: Request, backends: BackendsDep) -> Status:
-    dependencies = [
-        DependencyStatus(
-            name=downstream.name,
-            breaker="none",
-            error_rate=round(downstream.outcomes.error_rate(), 4),
-            calls=downstream.outcomes.count(),
-            degraded=False,
+async def status(request: Request, gateway: GatewayDep) -> Status:
+    backends = gateway.backends
+    dependencies = []
+    for downstream in backends.all():
+        breaker = downstream.breaker.state if gateway.resilient else "none"
+        family = "timeline" if downstream in backends.timeline.replicas else downstream.name
+        dependencies.append(
+            DependencyStatus(
+                name=downstream.name,
+                breaker=breaker,
+                error_rate=round(downstream.outcomes.error_rate(), 4),
+                calls=downstream.outcomes.count(),
+                degraded=(breaker != "closed" and gateway.resilient)
+                or gateway.degradations.recent(family),
+            )
         )
-        for downstream in backends.all()
-    ]
+    redis_breaker = request.app.state.redis.guard.breaker
+    dependencies.append(
+        DependencyStatus(
+            name="redis",
+            breaker=redis_breaker.state if redis_breaker else "none",
+            error_rate=0.0,
+            calls=0,
+            degraded=bool(redis_breaker) and redis_breaker.state != "closed",
+        )
+    )
+    depths = {outbox.name: await _depth(outbox) for outbox in gateway.outboxes}
     settings = request.app.state.settings
     return Status(
         service=settings.service_name,
         resilience=settings.resilience,
         window_s=backends.users.outcomes.window_s,
         dependencies=dependencies,
+        outbox_depth=depths,
     )
+
+
+async def _depth(outbox: Outbox) -> int | None:
+    try:
+        return await outbox.depth()
+    except REDIS_OUTAGES:
+        return None

@@ -3,10 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.auth import CurrentUser, InternalCaller
 from services.common.errors import Unprocessable
 from services.common.idempotency import fingerprint, idempotency_key
+from services.common.limits import PAGE_MAX, PostText
 from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page
 from services.common.redis_store import RedisDep
 from services.common.wire import NewPost, Post, PostPage
@@ -14,6 +16,7 @@ from services.posts.store import PostStore
 
 router = APIRouter(prefix="/internal", tags=["posts"])
 MAX_BATCH = 200
+MAX_AUTHORS = 5000
 
 
 def get_store(redis: RedisDep, request: Request) -> PostStore:
@@ -24,13 +27,56 @@ Store = Annotated[PostStore, Depends(get_store)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
+class ChosenPost(NewPost):
+    """A post whose id the gateway chose already (so that a retry, or a delivery from its
+    outbox, can never make a second post)."""
+
+    id: int | None = Field(default=None, gt=0)
+
+
+class OutboxPost(BaseModel):
+    """A post the gateway accepted into its outbox while posts was away, delivered later."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: int = Field(gt=0)
+    author_id: int = Field(gt=0)
+    author: str
+    text: PostText
+
+
+class Authors(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authors: list[int] = Field(max_length=MAX_AUTHORS)
+    limit: int = Field(PAGE_DEFAULT, ge=1, le=PAGE_MAX)
+    before: int | None = Field(default=None, ge=1)
+
+
 @router.post("/posts", status_code=201, response_model=Post)
 async def create_post(
-    body: NewPost, user: CurrentUser, store: Store, key: IdempotencyKey, _: InternalCaller
+    body: ChosenPost, user: CurrentUser, store: Store, key: IdempotencyKey, _: InternalCaller
 ) -> Response:
     outcome, record = await store.create(
-        user.id, user.handle, body.text, key, fingerprint(body.model_dump())
+        user.id, user.handle, body.text, key, fingerprint({"text": body.text}), body.id
     )
+    return _created(outcome, record)
+
+
+@router.post("/outbox/posts", status_code=201, response_model=Post)
+async def deliver_from_outbox(
+    body: OutboxPost, store: Store, key: IdempotencyKey, _: InternalCaller
+) -> Response:
+    outcome, record = await store.create(
+        body.author_id, body.author, body.text, key, fingerprint({"text": body.text}), body.id
+    )
+    return _created(outcome, record)
+
+
+@router.post("/posts/by-authors")
+async def posts_by_authors(body: Authors, store: Store, _: InternalCaller) -> PostPage:
+    return post_page(await store.by_authors(body.authors, body.limit + 1, body.before), body.limit)
+
+
+def _created(outcome: str, record: str) -> Response:
     headers = {"Idempotent-Replayed": "true"} if outcome == "replay" else {}
     post = Post.from_record(record)
     return Response(post.model_dump_json(), 201, headers, media_type="application/json")

@@ -42,6 +42,8 @@ else
   local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   -- Never below the previous id: ids, and the times derived from them, only grow.
   id = math.max(ms * 1024, tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
+  -- Counters 512..1023 of each millisecond belong to the gateway's outbox.
+  if id % 1024 >= 512 then id = id - id % 1024 + 1024 end
   while redis.call('EXISTS', 'posts:' .. string.format('%d', id)) == 1 do id = id + 1 end
   redis.call('SET', KEYS[1], string.format('%d', id))
 end
@@ -91,6 +93,16 @@ class PostStore:
         if outcome == "taken":
             raise Conflict(f"post {post_id} exists already")
         return str(outcome), str(record)
+
+    async def by_authors(self, authors: list[int], limit: int, before: int | None) -> list[str]:
+        """The newest posts of several authors together, newest first (fan-out on read)."""
+        upper = f"({before}" if before is not None else "+inf"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for author in authors:
+                pipe.zrevrangebyscore(f"posts:user:{author}", upper, "-inf", start=0, num=limit)
+            per_author = await pipe.execute()
+        newest = sorted({int(i) for ids in per_author for i in ids}, reverse=True)[:limit]
+        return await self.get_many(newest)
 
     async def get(self, post_id: int) -> str:
         record = await self.redis.get(f"posts:{post_id}")

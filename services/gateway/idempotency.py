@@ -1,0 +1,57 @@
+"""The gateway's side of idempotency keys: answers it gave from an outbox (the service has not
+seen the write yet, so only the gateway can replay them), and the guard against two requests
+with the same key at the same time (the second gets 409)."""
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+
+from services.common.errors import Conflict, Unprocessable
+from services.common.idempotency import IDEMPOTENCY_TTL_S
+from services.common.redis_store import GuardedRedis
+
+IN_FLIGHT_MS = 30_000
+
+
+class GatewayKeys:
+    def __init__(self, redis: GuardedRedis, scope: str) -> None:
+        self.redis = redis
+        self.scope = scope
+
+    def _key(self, kind: str, user_id: int, key: str) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return f"gw:{kind}:{self.scope}:{user_id}:{digest}"
+
+    @asynccontextmanager
+    async def exclusive(self, user_id: int, key: str | None) -> AsyncIterator[None]:
+        """Only one request with this key at a time; a concurrent one is refused with 409."""
+        if key is None:
+            yield
+            return
+        lock = self._key("inflight", user_id, key)
+        if not await self.redis.set(lock, "1", nx=True, px=IN_FLIGHT_MS):
+            raise Conflict("a request with this Idempotency-Key is in progress; retry later")
+        try:
+            yield
+        finally:
+            await self.redis.delete(lock)
+
+    async def remember(self, user_id: int, key: str, fp: str, answer: dict[str, Any]) -> None:
+        record = orjson.dumps({"fp": fp, "answer": answer})
+        await self.redis.set(self._key("idem", user_id, key), record, ex=IDEMPOTENCY_TTL_S)
+
+    async def recall(self, user_id: int, key: str | None, fp: str) -> dict[str, Any] | None:
+        """The answer given to this key from an outbox, if any; 422 for another body."""
+        if key is None:
+            return None
+        stored = await self.redis.get(self._key("idem", user_id, key))
+        if stored is None:
+            return None
+        record = orjson.loads(stored)
+        if record["fp"] != fp:
+            raise Unprocessable("this Idempotency-Key was used with another request body")
+        answer: dict[str, Any] = record["answer"]
+        return answer

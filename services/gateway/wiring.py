@@ -1,0 +1,77 @@
+"""Everything the gateway's routes use, built once per app from its settings and backends."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from services.common.metrics import ServiceMetrics
+from services.common.redis_store import GuardedRedis
+from services.gateway.backends import Backends
+from services.gateway.degraded import Degradations
+from services.gateway.directory import HandleDirectory
+from services.gateway.idempotency import GatewayKeys
+from services.gateway.outbox import Drainer, Outbox, PostIds
+from services.gateway.reads import LastGoodReads, TimelineReader
+from services.gateway.settings import GatewaySettings
+from services.gateway.writes import DmWriter, PostWriter, pending_key_of
+
+
+@dataclass
+class Gateway:
+    backends: Backends
+    directory: HandleDirectory
+    degradations: Degradations
+    reads: LastGoodReads
+    timeline: TimelineReader
+    posts: PostWriter
+    dms: DmWriter
+    outboxes: list[Outbox]
+    resilient: bool
+
+
+@asynccontextmanager
+async def run_gateway(
+    settings: GatewaySettings, backends: Backends, redis: GuardedRedis, metrics: ServiceMetrics
+) -> AsyncIterator[Gateway]:
+    resilient = settings.resilience == "on"
+    degradations = Degradations(metrics)
+    reads = LastGoodReads(degradations, resilient)
+    post_outbox = Outbox(redis, "posts", metrics)
+    dm_outbox = Outbox(redis, "dms", metrics)
+    gateway = Gateway(
+        backends=backends,
+        directory=HandleDirectory(backends.users, settings.handle_cache_size),
+        degradations=degradations,
+        reads=reads,
+        timeline=TimelineReader(
+            backends.timeline, backends.users, backends.posts, reads, degradations
+        ),
+        posts=PostWriter(
+            backends.posts,
+            post_outbox,
+            PostIds(redis),
+            GatewayKeys(redis, "posts"),
+            degradations,
+            resilient,
+        ),
+        dms=DmWriter(backends.dms, dm_outbox, GatewayKeys(redis, "dms"), degradations, resilient),
+        outboxes=[post_outbox, dm_outbox],
+        resilient=resilient,
+    )
+    drainers = [
+        Drainer(post_outbox, gateway.posts.deliver),
+        Drainer(dm_outbox, gateway.dms.deliver, pending_key_of),
+    ]
+    # With the layer off there is no outbox to fill, but one left from an earlier run is
+    # still delivered: accepted writes are never abandoned.
+    tasks = [asyncio.create_task(d.run(), name=f"drain-{d.outbox.name}") for d in drainers]
+    try:
+        yield gateway
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,176 @@
+"""Posting and sending DMs through the gateway, with the outbox fallback.
+
+With the resilience layer on, every write carries an idempotency key (the client's, or one the
+gateway makes up) and, for posts, an id the gateway chose: a write that timed out and is then
+delivered from the outbox is still applied once, under the id the user was given.
+"""
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from starlette.responses import Response
+
+from services.common.auth import User
+from services.common.downstream import Downstream
+from services.common.errors import DependencyUnavailable
+from services.common.idempotency import HEADER, fingerprint
+from services.common.wire import Post, conversation_id, post_id_time_ms
+from services.gateway.degraded import Degradations, degraded_response
+from services.gateway.idempotency import GatewayKeys
+from services.gateway.outbox import Outbox, PostIds
+from services.gateway.relay import relay
+
+ACCEPTED = 202
+
+
+class PostWriter:
+    def __init__(
+        self,
+        posts: Downstream,
+        outbox: Outbox,
+        ids: PostIds,
+        keys: GatewayKeys,
+        degradations: Degradations,
+        resilient: bool,
+    ) -> None:
+        self.posts = posts
+        self.outbox = outbox
+        self.ids = ids
+        self.keys = keys
+        self.degradations = degradations
+        self.resilient = resilient
+
+    async def create(self, user: User, token: str, text: str, client_key: str | None) -> Response:
+        if not self.resilient:
+            headers = {HEADER: client_key} if client_key else {}
+            return relay(
+                await self.posts.request(
+                    "POST",
+                    "/internal/posts",
+                    user_token=token,
+                    json={"text": text},
+                    headers=headers,
+                )
+            )
+        fp = fingerprint({"text": text})
+        async with self.keys.exclusive(user.id, client_key):
+            if (earlier := await self.keys.recall(user.id, client_key, fp)) is not None:
+                return self._accepted(earlier)
+            key = client_key or f"gw-{uuid.uuid4()}"
+            post_id = await self.ids.next()
+            try:
+                answer = await self.posts.request(
+                    "POST", "/internal/posts", user_token=token,
+                    json={"text": text, "id": post_id}, headers={HEADER: key},
+                )  # fmt: skip
+                return relay(answer)
+            except DependencyUnavailable:
+                pass
+            await self.outbox.add(
+                {"id": str(post_id), "author_id": str(user.id), "author": user.handle,
+                 "text": text, "key": key}
+            )  # fmt: skip
+            created = datetime.fromtimestamp(post_id_time_ms(post_id) / 1000, tz=UTC)
+            post = Post(id=post_id, author=user.handle, text=text, created_at=created)
+            body = post.model_dump(mode="json")
+            if client_key:
+                await self.keys.remember(user.id, client_key, fp, body)
+            return self._accepted(body)
+
+    def _accepted(self, body: dict[str, object]) -> Response:
+        reason = self.degradations.served("posts", "outbox")
+        return degraded_response(body, [reason], ACCEPTED)
+
+    async def deliver(self, entry: dict[str, str]) -> None:
+        body = {
+            "id": int(entry["id"]),
+            "author_id": int(entry["author_id"]),
+            "author": entry["author"],
+            "text": entry["text"],
+        }
+        await self.posts.request(
+            "POST", "/internal/outbox/posts", json=body, headers={HEADER: entry["key"]}
+        )
+
+
+class DmWriter:
+    def __init__(
+        self,
+        dms: Downstream,
+        outbox: Outbox,
+        keys: GatewayKeys,
+        degradations: Degradations,
+        resilient: bool,
+    ) -> None:
+        self.dms = dms
+        self.outbox = outbox
+        self.keys = keys
+        self.degradations = degradations
+        self.resilient = resilient
+
+    async def send(
+        self, user: User, token: str, peer_id: int, text: str, client_key: str | None
+    ) -> Response:
+        path = f"/internal/conversations/{peer_id}/messages"
+        if not self.resilient:
+            headers = {HEADER: client_key} if client_key else {}
+            return relay(
+                await self.dms.request(
+                    "POST", path, user_token=token, json={"text": text}, headers=headers
+                )
+            )
+        fp = fingerprint({"to": peer_id, "text": text})
+        cid = conversation_id(user.id, peer_id)
+        pending = pending_key(cid)
+        async with self.keys.exclusive(user.id, client_key):
+            if (earlier := await self.keys.recall(user.id, client_key, fp)) is not None:
+                return self._accepted(earlier)
+            key = client_key or f"gw-{uuid.uuid4()}"
+            # Behind messages still in the outbox, a new one waits its turn: order first.
+            if await self.outbox.pending(pending) == 0:
+                try:
+                    answer = await self.dms.request(
+                        "POST", path, user_token=token, json={"text": text}, headers={HEADER: key}
+                    )
+                    return relay(answer)
+                except DependencyUnavailable:
+                    pass
+            await self.outbox.add(
+                {"sender_id": str(user.id), "sender": user.handle, "peer_id": str(peer_id),
+                 "text": text, "key": key, "conversation_id": cid},
+                pending_key=pending,
+            )  # fmt: skip
+            body: dict[str, object] = {
+                "conversation_id": cid,
+                "seq": None,
+                "sender": user.handle,
+                "text": text,
+                "sent_at": datetime.fromtimestamp(time.time(), tz=UTC).isoformat(),
+            }
+            if client_key:
+                await self.keys.remember(user.id, client_key, fp, body)
+            return self._accepted(body)
+
+    def _accepted(self, body: dict[str, object]) -> Response:
+        reason = self.degradations.served("dms", "outbox")
+        return degraded_response(body, [reason], ACCEPTED)
+
+    async def deliver(self, entry: dict[str, str]) -> None:
+        body = {
+            "sender_id": int(entry["sender_id"]),
+            "sender": entry["sender"],
+            "peer_id": int(entry["peer_id"]),
+            "text": entry["text"],
+        }
+        await self.dms.request(
+            "POST", "/internal/outbox/messages", json=body, headers={HEADER: entry["key"]}
+        )
+
+
+def pending_key(cid: str) -> str:
+    return f"gw:outbox:dms:pending:{cid}"
+
+
+def pending_key_of(entry: dict[str, str]) -> str | None:
+    return pending_key(entry["conversation_id"]) if "conversation_id" in entry else None
