@@ -45,11 +45,12 @@ chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONT
     sh -c 'apt-get -qq update && apt-get -qq -y upgrade && apt-get -qq clean' >>"$BUILD_DIR/debootstrap.log" 2>&1 \
     || { tail -n 30 "$BUILD_DIR/debootstrap.log" >&2; exit 1; }
 
-# Trim what a container never reads: apt lists and caches, docs, man pages, locales.
+# Trim what a container never reads: apt lists and caches, docs, man pages, locales. The
+# standard library's bytecode stays: services run as a user who cannot write it, so without it
+# every process (healthchecks included) would compile the stdlib again.
 rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/debconf/*-old \
     "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* \
     "$ROOTFS"/usr/share/locale/* "$ROOTFS"/var/log/*.log "$ROOTFS"/var/log/apt/* "$ROOTFS"/tmp/*
-find "$ROOTFS" -name __pycache__ -type d -prune -exec rm -rf {} +
 log "debootstrap done in $((SECONDS - start)) s"
 
 log "docker import as $IMAGE"
