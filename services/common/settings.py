@@ -12,7 +12,7 @@ DEV_INTERNAL_SECRET = "failwhale-dev-internal-secret-change-me-0123456789"
 def shared(name: str, default: Any) -> Any:
     """A setting with one environment name for every service (`FAILWHALE_<NAME>`), whatever the
     service's own prefix; tests pass it by field name."""
-    return Field(default, validation_alias=AliasChoices(name, f"FAILWHALE_{name.upper()}"))
+    return Field(default, validation_alias=AliasChoices(f"FAILWHALE_{name.upper()}"))
 
 
 class ServiceSettings(BaseSettings):
