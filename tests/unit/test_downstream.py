@@ -1,5 +1,8 @@
-"""Calls between services: credentials sent, 4xx passed back as the same error, outages as 503."""
+"""Calls between services: credentials sent, 4xx passed back as the same error, outages as 503,
+retries only where a call may be repeated, the breaker refusing calls to a failing service, and
+replicas failing over to each other."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -12,7 +15,8 @@ from services.common.auth import (
     TokenKeys,
     verify_service_token,
 )
-from services.common.downstream import Downstream, ReplicaSet
+from services.common.breaker import BreakerConfig
+from services.common.downstream import Downstream
 from services.common.errors import (
     Conflict,
     DependencyUnavailable,
@@ -21,6 +25,9 @@ from services.common.errors import (
     Unauthorized,
 )
 from services.common.metrics import ServiceMetrics
+from services.common.policy import EdgePolicy
+from services.common.replicas import ReplicaSet
+from services.common.retry import RetryPolicy
 from services.gateway.directory import HandleDirectory
 
 pytestmark = pytest.mark.anyio
@@ -50,14 +57,33 @@ def metrics() -> ServiceMetrics:
     return ServiceMetrics("gateway")
 
 
+# One attempt per call, a breaker that needs many failures: each test sees single calls.
+SINGLE = EdgePolicy(retry=RetryPolicy(attempts=1), breaker=BreakerConfig(fail_max=100))
+
+
 @pytest.fixture
-async def posts(
-    service: Recorder, keys: TokenKeys, metrics: ServiceMetrics
-) -> AsyncIterator[Downstream]:
+async def http(service: Recorder) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(service)) as client:
-        yield Downstream(
-            "posts", "http://posts:8000/", client, ServiceCredential(keys, "gateway"), metrics
-        )
+        yield client
+
+
+@pytest.fixture
+def make(
+    http: httpx.AsyncClient, keys: TokenKeys, metrics: ServiceMetrics
+) -> Callable[..., Downstream]:
+    def downstream(
+        name: str = "posts", policy: EdgePolicy = SINGLE, resilient: bool = True
+    ) -> Downstream:
+        credential = ServiceCredential(keys, "gateway")
+        url = f"http://{name}:8000/"
+        return Downstream(name, url, http, credential, metrics, policy, resilient=resilient)
+
+    return downstream
+
+
+@pytest.fixture
+def posts(make: Callable[..., Downstream]) -> Downstream:
+    return make()
 
 
 def problem(status: int, detail: str) -> Handler:
@@ -174,10 +200,181 @@ async def test_error_rate_reflects_a_mix_of_answers(posts: Downstream, service: 
     assert posts.outcomes.error_rate() == 0.5
 
 
-def test_replicas_are_called_in_turn() -> None:
-    a, b = object(), object()
-    replicas = ReplicaSet("timeline", [a, b])  # type: ignore[list-item]
-    assert [replicas.next() for _ in range(5)] == [a, b, a, b, a]
+RETRYING = EdgePolicy(
+    retry=RetryPolicy(attempts=3, base_s=0.001, max_s=0.002), breaker=BreakerConfig(fail_max=100)
+)
+
+
+def flaky(*statuses: int) -> Handler:
+    """Answers with each status in turn, then 200."""
+    remaining = list(statuses)
+    return lambda _: httpx.Response(remaining.pop(0) if remaining else 200, json={"ok": True})
+
+
+async def test_idempotent_read_is_retried_after_a_5xx_and_succeeds(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    service.handler = flaky(503, 502)
+    answer = await make(policy=RETRYING).request("GET", "/internal/posts/1")
+    assert answer.status_code == 200
+    assert len(service.requests) == 3
+
+
+async def test_post_without_an_idempotency_key_is_never_retried(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    service.handler = flaky(503)
+    with pytest.raises(DependencyUnavailable):
+        await make(policy=RETRYING).request("POST", "/internal/posts", json={"text": "hi"})
+    assert len(service.requests) == 1
+
+
+async def test_post_with_an_idempotency_key_is_retried_with_the_same_key(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    service.handler = flaky(503)
+    await make(policy=RETRYING).request(
+        "POST", "/internal/posts", json={"text": "hi"}, headers={"Idempotency-Key": "k"}
+    )
+    assert [r.headers["idempotency-key"] for r in service.requests] == ["k", "k"]
+
+
+async def test_4xx_is_not_retried(make: Callable[..., Downstream], service: Recorder) -> None:
+    service.handler = problem(404, "no post")
+    with pytest.raises(NotFound):
+        await make(policy=RETRYING).request("GET", "/internal/posts/1")
+    assert len(service.requests) == 1
+
+
+async def test_breaker_opens_after_repeated_failures_and_then_refuses_without_calling(
+    make: Callable[..., Downstream], service: Recorder, metrics: ServiceMetrics
+) -> None:
+    policy = EdgePolicy(retry=RetryPolicy(attempts=1), breaker=BreakerConfig(fail_max=3))
+    posts = make(policy=policy)
+    service.handler = lambda _: httpx.Response(500)
+    for _ in range(3):
+        with pytest.raises(DependencyUnavailable):
+            await posts.request("GET", "/internal/posts/1")
+    assert posts.breaker.state == "open"
+    assert not posts.available
+    with pytest.raises(DependencyUnavailable, match="suspended") as caught:
+        await posts.request("GET", "/internal/posts/1")
+    assert len(service.requests) == 3  # the fourth call never left
+    assert caught.value.reason == "breaker-open"
+    assert int(caught.value.headers["Retry-After"]) >= 1
+
+
+async def test_client_errors_do_not_open_the_breaker(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    policy = EdgePolicy(retry=RetryPolicy(attempts=1), breaker=BreakerConfig(fail_max=2))
+    posts = make(policy=policy)
+    service.handler = problem(404, "no post")
+    for _ in range(5):
+        with pytest.raises(NotFound):
+            await posts.request("GET", "/internal/posts/1")
+    assert posts.breaker.state == "closed"
+    assert len(service.requests) == 5
+
+
+async def test_with_resilience_off_a_call_is_one_plain_attempt(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    posts = make(policy=RETRYING, resilient=False)
+    service.handler = lambda _: httpx.Response(503)
+    for _ in range(150):
+        with pytest.raises(DependencyUnavailable):
+            await posts.request("GET", "/internal/posts/1")
+    assert len(service.requests) == 150  # no retry, and no breaker to stop the calls
+
+
+async def test_bulkhead_refuses_a_call_beyond_the_limit_without_making_it(
+    keys: TokenKeys, metrics: ServiceMetrics
+) -> None:
+    release, in_flight = asyncio.Event(), asyncio.Event()
+    arrived: list[str] = []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        arrived.append(request.url.path)
+        in_flight.set()
+        await release.wait()
+        return httpx.Response(200, json={})
+
+    policy = EdgePolicy(retry=RetryPolicy(attempts=1), max_concurrent=1, read_timeout_s=5.0)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client:
+        posts = Downstream(
+            "posts", "http://posts", client, ServiceCredential(keys, "gw"), metrics, policy
+        )
+        first = asyncio.create_task(posts.request("GET", "/first"))
+        await in_flight.wait()
+        with pytest.raises(DependencyUnavailable, match="saturated") as caught:
+            await posts.request("GET", "/second")
+        assert caught.value.reason == "bulkhead-full"
+        release.set()
+        assert (await first).status_code == 200
+        assert arrived == ["/first"]
+        # the slot is free again
+        assert (await posts.request("GET", "/third")).status_code == 200
+
+
+def hosts(service: Recorder) -> list[str]:
+    return [r.url.host for r in service.requests]
+
+
+def replicas(make: Callable[..., Downstream]) -> ReplicaSet:
+    return ReplicaSet("timeline", [make("timeline-1"), make("timeline-2")])
+
+
+async def test_replicas_are_called_in_turn(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    timeline = replicas(make)
+    for _ in range(4):
+        await timeline.request("GET", "/internal/timeline")
+    assert hosts(service) == ["timeline-1", "timeline-2", "timeline-1", "timeline-2"]
+
+
+async def test_a_read_fails_over_to_the_other_replica(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    def one_dead(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "timeline-1":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"items": [], "next": None})
+
+    service.handler = one_dead
+    timeline = replicas(make)
+    for _ in range(4):
+        answer = await timeline.request("GET", "/internal/timeline")
+        assert answer.json() == {"items": [], "next": None}
+
+
+async def test_all_replicas_down_is_dependency_unavailable(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    service.handler = lambda _: httpx.Response(503)
+    with pytest.raises(DependencyUnavailable, match="no replica of timeline"):
+        await replicas(make).request("GET", "/internal/timeline")
+    assert sorted(hosts(service)) == ["timeline-1", "timeline-2"]
+
+
+async def test_a_write_without_a_key_is_not_repeated_on_another_replica(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    service.handler = lambda _: httpx.Response(503)
+    with pytest.raises(DependencyUnavailable):
+        await replicas(make).request("POST", "/internal/something", json={})
+    assert len(service.requests) == 1
+
+
+async def test_a_replica_with_an_open_breaker_is_asked_last(
+    make: Callable[..., Downstream], service: Recorder
+) -> None:
+    timeline = replicas(make)
+    timeline.replicas[0].breaker.force_open()
+    for _ in range(3):
+        await timeline.request("GET", "/internal/timeline")
+    assert hosts(service) == ["timeline-2"] * 3
 
 
 def test_replica_set_needs_a_replica() -> None:
@@ -189,9 +386,7 @@ def test_replica_set_needs_a_replica() -> None:
 
 
 @pytest.fixture
-async def users(
-    service: Recorder, keys: TokenKeys, metrics: ServiceMetrics
-) -> AsyncIterator[Downstream]:
+def users(service: Recorder, make: Callable[..., Downstream]) -> Downstream:
     def by_handle(request: httpx.Request) -> httpx.Response:
         handle = request.url.path.rsplit("/", 1)[-1]
         if handle == "ghost":
@@ -199,8 +394,7 @@ async def users(
         return httpx.Response(200, json={"id": len(handle), "handle": handle})
 
     service.handler = by_handle
-    async with httpx.AsyncClient(transport=httpx.MockTransport(service)) as client:
-        yield Downstream("users", "http://users", client, ServiceCredential(keys, "gw"), metrics)
+    return make("users")
 
 
 async def test_directory_asks_users_once_per_handle(users: Downstream, service: Recorder) -> None:

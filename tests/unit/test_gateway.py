@@ -1,9 +1,11 @@
-"""The gateway in process, its services faked with httpx.MockTransport: it checks input and
-tokens before any call, and relays the services' answers unchanged."""
+"""The gateway in process, its services faked with httpx.MockTransport and its Redis with a small
+in-memory stand-in: it checks input and tokens before any call, and relays the services' answers
+unchanged. (Its fallbacks, which need a real Redis and real outages, are integration tests.)"""
 
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -16,11 +18,13 @@ from services.common.auth import (
     issue_user_token,
     verify_service_token,
 )
-from services.common.downstream import Downstream, ReplicaSet
+from services.common.downstream import Downstream
+from services.common.replicas import ReplicaSet
 from services.gateway.app import create_app
 from services.gateway.backends import Backends
-from services.gateway.directory import HandleDirectory
+from services.gateway.policies import POLICIES
 from services.gateway.settings import GatewaySettings
+from services.gateway.wiring import run_gateway
 from tests.unit.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -52,6 +56,44 @@ class FakeServices:
         return [r.url.host for r in self.calls]
 
 
+class MemoryRedis:
+    """The few Redis commands the gateway's write path uses while its services answer."""
+
+    class _Guard:
+        breaker = None
+
+    guard = _Guard()
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.last_id = 0
+
+    def register_script(self, _script: str) -> Callable[..., object]:
+        async def next_post_id(**_: object) -> str:
+            self.last_id += 1
+            return str(1_000_000 * 1024 + 512 + self.last_id)
+
+        return next_post_id
+
+    async def set(self, key: str, value: str, nx: bool = False, **_: object) -> bool:
+        if nx and key in self.values:
+            return False
+        self.values[key] = value
+        return True
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def delete(self, key: str) -> int:
+        return int(self.values.pop(key, None) is not None)
+
+    async def xrange(self, *_: object, **__: object) -> list[object]:
+        return []  # the outboxes are empty
+
+    async def xlen(self, _: str) -> int:
+        return 0
+
+
 @pytest.fixture
 def services() -> FakeServices:
     return FakeServices()
@@ -67,23 +109,31 @@ async def gateway(
     settings: GatewaySettings, services: FakeServices
 ) -> AsyncIterator[httpx.AsyncClient]:
     app: FastAPI = create_app(settings)
+    metrics = app.state.metrics
+    app.state.redis = MemoryRedis()
     async with httpx.AsyncClient(transport=httpx.MockTransport(services)) as http:
         credential = ServiceCredential(app.state.token_keys, "gateway")
 
-        def downstream(name: str) -> Downstream:
-            return Downstream(name, f"http://{name}", http, credential, app.state.metrics)
+        def downstream(name: str, policy: str) -> Downstream:
+            url = f"http://{name}"
+            return Downstream(name, url, http, credential, metrics, POLICIES[policy])
 
-        app.state.backends = Backends(
-            users=downstream("users"),
-            posts=downstream("posts"),
-            timeline=ReplicaSet("timeline", [downstream("timeline-1"), downstream("timeline-2")]),
-            dms=downstream("dms"),
-            trends=downstream("trends"),
+        backends = Backends(
+            users=downstream("users", "users"),
+            posts=downstream("posts", "posts"),
+            timeline=ReplicaSet(
+                "timeline",
+                [downstream("timeline-1", "timeline"), downstream("timeline-2", "timeline")],
+            ),
+            dms=downstream("dms", "dms"),
+            trends=downstream("trends", "trends"),
         )
-        app.state.directory = HandleDirectory(app.state.backends.users, 100)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            yield client
+        async with run_gateway(settings, backends, app.state.redis, metrics) as gateway:
+            app.state.backends = backends
+            app.state.gateway = gateway
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                yield client
 
 
 @pytest.fixture
@@ -233,6 +283,18 @@ async def test_new_post_is_forwarded_with_the_users_token_and_key_and_relayed(
     assert call.headers["authorization"] == alice["Authorization"]
     assert call.headers["idempotency-key"] == "key-1"
     assert verify_service_token(keys, call.headers[SERVICE_HEADER]) == "gateway"
+    sent = orjson.loads(call.content)
+    assert sent["text"] == "hi"
+    assert set(sent) <= {"text", "id"}  # the gateway may choose the id, nothing else
+
+
+async def test_post_without_a_key_still_reaches_posts_with_one(
+    gateway: httpx.AsyncClient, services: FakeServices, alice: dict[str, str]
+) -> None:
+    # With a key of its own, posts can tell a retried call from a new post.
+    await gateway.post("/v1/posts", json={"text": "hi"}, headers=alice)
+    (call,) = services.calls
+    assert call.headers["idempotency-key"]
 
 
 async def test_follow_resolves_the_handle_then_follows_by_id(
@@ -319,7 +381,41 @@ async def test_trends_and_status_need_no_token(
     assert (await gateway.get("/v1/trends")).json() == {"items": [{"tag": "a", "count": 1}]}
     status = (await gateway.get("/v1/status")).json()
     assert status["service"] == "gateway"
-    assert [d["name"] for d in status["dependencies"]] == list(SERVICES)
+    assert [d["name"] for d in status["dependencies"]][: len(SERVICES)] == list(SERVICES)
     trends = next(d for d in status["dependencies"] if d["name"] == "trends")
     assert trends["calls"] == 1
     assert trends["error_rate"] == 0.0
+
+
+async def test_trends_down_is_an_empty_list_flagged_degraded(
+    gateway: httpx.AsyncClient, services: FakeServices
+) -> None:
+    services.answers["trends"] = lambda r: httpx.Response(503)
+    answer = await gateway.get("/v1/trends")
+    assert answer.status_code == 200
+    assert answer.headers["x-degraded"] == "trends=unavailable"
+    assert answer.json() == {"items": [], "degraded": ["trends=unavailable"]}
+
+
+async def test_all_timeline_replicas_down_falls_back_to_fan_out_on_read(
+    gateway: httpx.AsyncClient, services: FakeServices, alice: dict[str, str]
+) -> None:
+    down: Handler = lambda r: httpx.Response(503)  # noqa: E731
+    services.answers["timeline-1"] = services.answers["timeline-2"] = down
+    services.answers["users"] = lambda r: httpx.Response(200, json={"items": [2, 3]})
+    services.answers["posts"] = lambda r: httpx.Response(200, json={"items": [POST], "next": None})
+    answer = await gateway.get("/v1/timeline?limit=5", headers=alice)
+    assert answer.status_code == 200
+    assert answer.headers["x-degraded"] == "timeline=fanout-on-read"
+    assert answer.json() == {"items": [POST], "next": None, "degraded": ["timeline=fanout-on-read"]}
+    by_authors = next(c for c in services.calls if c.url.host == "posts")
+    assert orjson.loads(by_authors.content) == {"authors": [1, 2, 3], "limit": 5, "before": None}
+
+
+async def test_answers_from_working_services_are_not_flagged(
+    gateway: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    for path in ("/v1/timeline", "/v1/trends", "/v1/posts/9"):
+        answer = await gateway.get(path, headers=alice)
+        assert "x-degraded" not in answer.headers
+        assert "degraded" not in answer.json()
