@@ -37,9 +37,18 @@ class RunningProcess:
 
 
 class LocalStack:
-    def __init__(self, workdir: Path, layout: LocalLayout | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        layout: LocalLayout | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.layout = layout or LocalLayout()
+        self.env = env or {}
+        # Popen handles of the processes this object started (pids alone come from the state
+        # file when another process started them).
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.logs = workdir / "logs"
         self.state_file = workdir / "stack.json"
         self.processes: dict[str, RunningProcess] = {}
@@ -106,7 +115,7 @@ class LocalStack:
             sys.executable, "-m", "uvicorn", f"{spec.module}:create_app", "--factory",
             "--host", self.layout.host, "--port", str(spec.port), "--no-access-log",
         ]  # fmt: skip
-        env = os.environ.copy() | self.layout.environment(name)
+        env = os.environ.copy() | self.layout.environment(name) | self.env
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
         self._spawn(name, command, env)
 
@@ -119,7 +128,30 @@ class LocalStack:
         if process is None:
             return
         _stop_group(process.pid, sig)
+        child = self._children.pop(process.pid, None)
+        if child is not None:
+            child.wait(timeout=STOP_TIMEOUT_S)
         self._save_state()
+
+    def send_signal(self, name: str, sig: signal.Signals) -> None:
+        """Signal a running process group (SIGKILL, SIGSTOP, SIGCONT) and leave its record."""
+        self._load_state()
+        os.killpg(self.processes[name].pid, sig)
+        if sig == signal.SIGKILL:
+            child = self._children.get(self.processes[name].pid)
+            if child is not None:
+                child.wait(timeout=STOP_TIMEOUT_S)
+
+    def restart(self, name: str) -> None:
+        """Start a process again (after a kill) and wait until it is ready."""
+        self._load_state()
+        if name in self.processes and _alive(self.processes[name].pid):
+            self.stop(name)
+        if name == "redis":
+            self.start_redis()
+        else:
+            self.start_service(name)
+            self.wait_ready(name)
 
     def pid(self, name: str) -> int:
         self._load_state()
@@ -139,6 +171,7 @@ class LocalStack:
             child = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
+        self._children[child.pid] = child
         self.processes[name] = RunningProcess(name, child.pid, str(log))
         self._save_state()
 

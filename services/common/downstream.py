@@ -128,7 +128,7 @@ class Downstream:
             raise DependencyUnavailable(
                 self.name, f"{self.name} timed out", reason="timeout"
             ) from exc
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # refused, reset, broken protocol: not an answer
             self._failed(admission, exc, "unreachable")
             raise DependencyUnavailable(
                 self.name, f"{self.name} is unreachable", reason="unreachable"
