@@ -24,6 +24,10 @@ class ReplicaSet:
         self.replicas = list(replicas)
         self._turn = itertools.count()
 
+    @property
+    def resilient(self) -> bool:
+        return self.replicas[0].resilient
+
     def in_turn(self) -> list[Downstream]:
         """Every replica once, starting with the next in turn, ejected ones last."""
         start = next(self._turn) % len(self.replicas)
@@ -31,7 +35,8 @@ class ReplicaSet:
         return [r for r in ordered if r.available] + [r for r in ordered if not r.available]
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        repeatable = is_idempotent(method, kwargs.get("headers"))
+        repeatable = self.resilient and is_idempotent(method, kwargs.get("headers"))
+        # Without the resilience layer: plain round robin, a dead replica's turn fails.
         candidates = self.in_turn() if repeatable else self.in_turn()[:1]
         failure: DependencyUnavailable | None = None
         for replica in candidates:
