@@ -30,9 +30,10 @@ help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
 	    awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
 
-$(VENV_STAMP): pyproject.toml
+# The run-time packages get the same pins as the images (requirements/app.txt as constraints).
+$(VENV_STAMP): pyproject.toml requirements/app.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[tools,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[tools,dev]' -c requirements/app.txt
 	touch $@
 
 venv: $(VENV_STAMP) ## create .venv (python deps, tools, the failwhale command)
