@@ -80,14 +80,17 @@ show_logs() {
 }
 
 wait_healthy() {
-    local expected deadline states ready pending failed
-    expected=$("${COMPOSE[@]}" config --services | wc -l)
+    local services expected deadline states ready pending failed missing
+    services=$("${COMPOSE[@]}" config --services)
+    expected=$(wc -l <<<"$services")
     deadline=$((SECONDS + UP_TIMEOUT))
     while true; do
         states=$(container_states)
         ready=$(awk '$2 == "running" && ($3 == "healthy" || $3 == "-")' <<<"$states" | wc -l)
         failed=$(awk '$2 == "exited" || $2 == "dead" {print $1}' <<<"$states")
+        missing=$(comm -23 <(sort <<<"$services") <(awk '{print $1}' <<<"$states" | sort) | sed 's/$/(absent)/')
         pending=$(awk '!($2 == "running" && ($3 == "healthy" || $3 == "-")) {print $1 "(" $2 "," $3 ")"}' <<<"$states" | xargs)
+        pending=$(xargs <<<"$pending $missing")
         if [[ $ready -ge $expected ]]; then
             log "all $expected containers healthy"
             return 0
@@ -102,7 +105,7 @@ wait_healthy() {
             show_logs $(awk '!($2 == "running" && $3 == "healthy") {print $1}' <<<"$states")
             return 1
         fi
-        log "$ready/$expected healthy; waiting for: ${pending:-containers to be created}"
+        log "$ready/$expected healthy; waiting for: $pending"
         sleep 3
     done
 }
