@@ -10,6 +10,7 @@
 # OFFLINE=1 builds without any registry (docs/offline-images.md); OFFLINE=0 pulls public images;
 # OFFLINE=auto (the default) goes online only when the public base images are already present or
 # can be pulled, and offline otherwise.
+# FAILWHALE_PULL_TIMEOUT (seconds, default 120) bounds each pull of that check.
 # FAILWHALE_UP_TIMEOUT (seconds, default 240) bounds the wait; COMPOSE_PROJECT_NAME picks the
 # project (default failwhale).
 set -euo pipefail
@@ -33,7 +34,7 @@ registry_reachable() {
     for image in "${ONLINE_IMAGES[@]}"; do
         docker image inspect "$image" >/dev/null 2>&1 && continue
         log "probing the registry: docker pull $image"
-        timeout "${FAILWHALE_PULL_TIMEOUT:-300}" docker pull --quiet "$image" >/dev/null 2>&1 || return 1
+        timeout "${FAILWHALE_PULL_TIMEOUT:-120}" docker pull --quiet "$image" >/dev/null 2>&1 || return 1
     done
 }
 
