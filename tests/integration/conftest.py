@@ -6,9 +6,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from failwhale.layout import LocalLayout, free_layout
 from failwhale.localstack import LocalStack
+from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from services.common.settings import ServiceSettings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # LocalStack drops its Popen handles and tracks pids instead; when such a handle is
+    # collected while its server runs, Python warns, and warnings are errors here.
+    config.addinivalue_line(
+        "filterwarnings", r"ignore:subprocess \d+ is still running:ResourceWarning"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +42,26 @@ def layout(stack: LocalStack) -> LocalLayout:
 def api(layout: LocalLayout) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=layout.gateway_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def store(layout: LocalLayout) -> Iterator[redis.Redis]:
+    """The stack's Redis, to look behind the API (read back, replay stream events)."""
+    client = redis.Redis.from_url(layout.redis_url, decode_responses=True, socket_timeout=5)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def token_keys() -> TokenKeys:
+    """The secrets the stack's services run with (they read the same environment)."""
+    settings = ServiceSettings()
+    return TokenKeys(settings.token_secret, settings.internal_secret)
+
+
+@pytest.fixture
+def service_credential(token_keys: TokenKeys) -> dict[str, str]:
+    """What a service sends on internal calls; for calling a service directly."""
+    return {SERVICE_HEADER: issue_service_token(token_keys, "integration-tests")}
