@@ -1,0 +1,101 @@
+"""Accounts through the gateway: sign-up, log-in, wrong passwords and their lockout."""
+
+import httpx
+import pytest
+
+from services.common.auth import TokenKeys, User, verify_user_token
+from services.users.settings import UsersSettings
+from tests.integration.chirp import PASSWORD, new_handle, sign_up
+from tests.unit.problems import assert_problem
+
+pytestmark = pytest.mark.integration
+
+
+def test_sign_up_answers_201_with_id_handle_and_a_working_token(
+    api: httpx.Client, token_keys: TokenKeys
+) -> None:
+    handle = new_handle()
+    answer = api.post("/v1/users", json={"handle": handle, "password": PASSWORD})
+    assert answer.status_code == 201
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert set(body) == {"id", "handle", "token"}
+    assert body["handle"] == handle
+    assert isinstance(body["id"], int) and body["id"] > 0
+    assert verify_user_token(token_keys, body["token"]) == User(body["id"], handle)
+    timeline = api.get("/v1/timeline", headers={"Authorization": f"Bearer {body['token']}"})
+    assert timeline.json() == {"items": [], "next": None}
+
+
+def test_each_member_gets_their_own_id(api: httpx.Client) -> None:
+    ids = {sign_up(api).id for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_taken_handle_is_a_409_problem_and_the_first_password_still_works(
+    api: httpx.Client,
+) -> None:
+    first = sign_up(api)
+    again = api.post("/v1/users", json={"handle": first.handle, "password": "another-password"})
+    body = assert_problem(again, 409, "conflict")
+    assert first.handle in str(body["detail"])
+    session = api.post("/v1/sessions", json={"handle": first.handle, "password": PASSWORD})
+    assert session.status_code == 200
+    refused = api.post(
+        "/v1/sessions", json={"handle": first.handle, "password": "another-password"}
+    )
+    assert refused.status_code == 401
+
+
+def test_log_in_answers_a_token_for_the_same_member(
+    api: httpx.Client, token_keys: TokenKeys
+) -> None:
+    member = sign_up(api)
+    answer = api.post("/v1/sessions", json={"handle": member.handle, "password": PASSWORD})
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"token"}
+    assert verify_user_token(token_keys, answer.json()["token"]) == User(member.id, member.handle)
+
+
+def test_wrong_password_is_a_401_problem(api: httpx.Client) -> None:
+    member = sign_up(api)
+    answer = api.post("/v1/sessions", json={"handle": member.handle, "password": "not-it-at-all"})
+    body = assert_problem(answer, 401, "unauthorized")
+    assert "token" not in body
+
+
+def test_unknown_handle_logs_in_like_a_wrong_password(api: httpx.Client) -> None:
+    answer = api.post("/v1/sessions", json={"handle": new_handle(), "password": PASSWORD})
+    body = assert_problem(answer, 401, "unauthorized")
+    wrong = api.post("/v1/sessions", json={"handle": sign_up(api).handle, "password": "nope-nope"})
+    assert body["detail"] == wrong.json()["detail"]
+
+
+def test_repeated_wrong_passwords_get_429_then_even_the_right_one_is_refused(
+    api: httpx.Client,
+) -> None:
+    member = sign_up(api)
+    threshold = UsersSettings().login_failures_before_lockout
+    wrong = {"handle": member.handle, "password": "guess-guess"}
+    statuses = [api.post("/v1/sessions", json=wrong).status_code for _ in range(threshold)]
+    assert statuses == [401] * threshold
+    assert_problem(api.post("/v1/sessions", json=wrong), 429, "too-many-requests")
+    right = {"handle": member.handle, "password": PASSWORD}
+    assert_problem(api.post("/v1/sessions", json=right), 429, "too-many-requests")
+    # The lockout is per handle: another member logs in as usual.
+    other = sign_up(api)
+    ok = api.post("/v1/sessions", json={"handle": other.handle, "password": PASSWORD})
+    assert ok.status_code == 200
+
+
+def test_a_success_before_the_threshold_resets_the_count_of_failures(api: httpx.Client) -> None:
+    member = sign_up(api)
+    threshold = UsersSettings().login_failures_before_lockout
+    wrong = {"handle": member.handle, "password": "guess-guess"}
+    right = {"handle": member.handle, "password": PASSWORD}
+    for _ in range(threshold - 1):
+        assert api.post("/v1/sessions", json=wrong).status_code == 401
+    assert api.post("/v1/sessions", json=right).status_code == 200
+    for _ in range(threshold - 1):
+        assert api.post("/v1/sessions", json=wrong).status_code == 401
+    assert api.post("/v1/sessions", json=right).status_code == 200
