@@ -132,5 +132,5 @@ case ${1:-} in
     up) up ;;
     wait) wait_healthy ;;
     down) shift; "${COMPOSE[@]}" down --remove-orphans "$@" ;;
-    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac
