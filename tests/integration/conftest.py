@@ -14,14 +14,6 @@ from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from services.common.settings import ServiceSettings
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # LocalStack drops its Popen handles and tracks pids instead; when such a handle is
-    # collected while its server runs, Python warns, and warnings are errors here.
-    config.addinivalue_line(
-        "filterwarnings", r"ignore:subprocess \d+ is still running:ResourceWarning"
-    )
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     workdir: Path = tmp_path_factory.mktemp("stack")
