@@ -7,7 +7,9 @@ from services.common.errors import PayloadTooLarge, problem_response
 MAX_BODY_BYTES = 64 * 1024
 
 
-class _TooLarge(Exception):
+class _TooLarge(BaseException):
+    # Not an Exception: FastAPI turns any Exception raised while it reads a body into a 400,
+    # and this must reach the middleware that raised it, to become a 413.
     pass
 
 

@@ -15,6 +15,7 @@ Redis, httpx and token errors are translated into this tree where they happen (s
 auth); routes raise these and never build HTTP errors themselves.
 """
 
+import logging
 from typing import Any
 
 import orjson
@@ -22,6 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+log = logging.getLogger("failwhale.errors")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://failwhale.dev/problems/"
@@ -163,6 +166,13 @@ def install_error_handlers(app: FastAPI) -> None:
             dict(exc.headers or {}),
         )
 
+    async def on_unexpected_error(_: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        return problem_response(
+            500, ChirpError.title, "an unexpected error happened; it has been logged", "internal"
+        )
+
+    app.add_exception_handler(Exception, on_unexpected_error)
     app.add_exception_handler(ChirpError, on_chirp_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
