@@ -204,3 +204,31 @@ def test_wrong_method_is_a_405_problem(
 
 def test_unknown_path_is_a_404_problem(api: httpx.Client) -> None:
     assert_problem(api.get("/v2/timeline"), 404)
+
+
+HANDLE_ROUTES = [
+    ("GET", "/v1/users/{handle}/posts", None),
+    ("PUT", "/v1/follows/{handle}", None),
+    ("DELETE", "/v1/follows/{handle}", None),
+    ("GET", "/v1/dms/{handle}", None),
+    ("POST", "/v1/dms/{handle}", {"text": "hi"}),
+]
+
+
+@pytest.mark.parametrize("suffix", ["%0A", "%0D%0A", "%20", "%00"])
+@pytest.mark.parametrize(("method", "path", "body"), HANDLE_ROUTES)
+def test_existing_handle_with_a_control_suffix_is_a_404_problem_not_a_500(
+    layout: LocalLayout,
+    pair: tuple[Member, Member],
+    method: str,
+    path: str,
+    body: object,
+    suffix: str,
+) -> None:
+    member, peer = pair
+    # A fresh connection each time: a 500 may leave a pooled one unusable.
+    with httpx.Client(base_url=layout.gateway_url, timeout=10) as api:
+        url = path.format(handle=peer.handle + suffix)
+        answer = api.request(method, url, json=body, headers=member.auth)
+        assert_problem(answer, 404, "not-found")
+        nothing_stored(api, member, peer)

@@ -1,5 +1,7 @@
 """Services stopped under the shared stack: fan-out waits for users and catches up, a dead
-timeline replica's events are taken over by the other. Each test restarts what it stopped."""
+timeline replica's events are taken over by the other, and a retry with an Idempotency-Key
+during an outage still answers what the first request was answered. Each test restarts what it
+stopped."""
 
 import signal
 import time
@@ -25,7 +27,7 @@ from tests.integration.chirp import (
 from tests.unit.problems import assert_problem
 
 pytestmark = pytest.mark.integration
-PROCESSES = ("users", "timeline-1", "timeline-2")
+PROCESSES = ("users", "posts", "timeline-1", "timeline-2", "dms")
 CATCH_UP_S = 20.0  # the fan-out retries with backoff up to 5 s
 CLAIM_S = 35.0  # events of a dead replica are claimed after 15 s idle
 
@@ -54,6 +56,8 @@ def gateway_recovered(api: httpx.Client) -> bool:
         return False
     reader = {"Authorization": f"Bearer {signed.json()['token']}"}
     reads = [api.get("/v1/timeline", headers=reader) for _ in range(2)]  # one per replica
+    reads.append(api.get(f"/v1/dms/{signed.json()['handle']}", headers=reader))
+    reads.append(api.get(f"/v1/users/{signed.json()['handle']}/posts", headers=reader))
     if any(r.status_code != 200 or "x-degraded" in r.headers for r in reads):
         return False
     breakers = {d["name"]: d["breaker"] for d in api.get("/v1/status").json()["dependencies"]}
@@ -196,3 +200,39 @@ def test_events_left_pending_by_a_dead_replica_are_claimed_by_the_other(
     status = httpx.get(layout.url("timeline-2") + "/internal/fanout", headers=service_credential)
     assert status.json()["consumer"] == "timeline-2"
     assert status.json()["processed"] >= 1
+
+
+def test_keyed_post_retried_while_posts_is_down_replays_the_first_answer(
+    api: httpx.Client, restore: LocalStack
+) -> None:
+    author = sign_up(api)
+    headers = author.auth | {"Idempotency-Key": new_handle("key")}
+    first = api.post("/v1/posts", json={"text": "said once"}, headers=headers)
+    assert first.status_code == 201
+    restore.stop("posts")
+    retry = api.post("/v1/posts", json={"text": "said once"}, headers=headers)
+    assert retry.json()["id"] == first.json()["id"], "the retry was given another post id"
+    restore.start_service("posts")
+    restore.wait_ready("posts")
+    eventually(lambda: gateway_recovered(api), bool, timeout_s=20.0, every_s=0.5)
+    # whatever the retry was told exists, and there is one post
+    shown = api.get(f"/v1/posts/{retry.json()['id']}", headers=author.auth)
+    assert shown.status_code == 200
+    own = api.get(f"/v1/users/{author.handle}/posts", headers=author.auth).json()["items"]
+    assert [p["id"] for p in own] == [first.json()["id"]]
+
+
+def test_keyed_dm_retried_while_dms_is_down_replays_the_first_answer(
+    api: httpx.Client, restore: LocalStack
+) -> None:
+    sender, peer = sign_up(api), sign_up(api)
+    headers = sender.auth | {"Idempotency-Key": new_handle("key")}
+    first = api.post(f"/v1/dms/{peer.handle}", json={"text": "once"}, headers=headers)
+    assert first.status_code == 201
+    restore.stop("dms")
+    retry = api.post(f"/v1/dms/{peer.handle}", json={"text": "once"}, headers=headers)
+    assert (retry.status_code, retry.json()["seq"]) == (201, 1)
+    restore.start_service("dms")
+    restore.wait_ready("dms")
+    eventually(lambda: gateway_recovered(api), bool, timeout_s=20.0, every_s=0.5)
+    assert api.get(f"/v1/dms/{peer.handle}", headers=sender.auth).json()["items"] == [first.json()]

@@ -409,7 +409,9 @@ async def test_directory_answers_404_for_an_unknown_handle(users: Downstream) ->
         await HandleDirectory(users, capacity=10).id_of("ghost")
 
 
-@pytest.mark.parametrize("handle", ["Alice", "a", "../internal", "x" * 31, "a%2Fb"])
+@pytest.mark.parametrize(
+    "handle", ["Alice", "a", "../internal", "x" * 31, "a%2Fb", "alice\n", "alice\n\n"]
+)
 async def test_directory_refuses_impossible_handles_without_asking_users(
     users: Downstream, service: Recorder, handle: str
 ) -> None:
