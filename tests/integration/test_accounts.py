@@ -1,8 +1,11 @@
 """Accounts through the gateway: sign-up, log-in, wrong passwords and their lockout."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
+from failwhale.layout import LocalLayout
 from services.common.auth import TokenKeys, User, verify_user_token
 from services.users.settings import UsersSettings
 from tests.integration.chirp import PASSWORD, new_handle, sign_up
@@ -99,3 +102,27 @@ def test_a_success_before_the_threshold_resets_the_count_of_failures(api: httpx.
     for _ in range(threshold - 1):
         assert api.post("/v1/sessions", json=wrong).status_code == 401
     assert api.post("/v1/sessions", json=right).status_code == 200
+
+
+def test_racing_sign_ups_for_one_handle_create_exactly_one_account(
+    api: httpx.Client, layout: LocalLayout
+) -> None:
+    handle = new_handle("race")
+
+    def sign_up_as(index: int) -> httpx.Response:
+        with httpx.Client(base_url=layout.gateway_url, timeout=15) as own:
+            body = {"handle": handle, "password": f"password-{index}"}
+            return own.post("/v1/users", json=body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(sign_up_as, range(8)))
+    winners = [i for i, a in enumerate(answers) if a.status_code == 201]
+    assert len(winners) == 1
+    for answer in answers:
+        if answer.status_code != 201:
+            assert_problem(answer, 409, "conflict")
+    (winner,) = winners
+    own = {"handle": handle, "password": f"password-{winner}"}
+    assert api.post("/v1/sessions", json=own).status_code == 200
+    loser = {"handle": handle, "password": f"password-{(winner + 1) % 8}"}
+    assert api.post("/v1/sessions", json=loser).status_code == 401

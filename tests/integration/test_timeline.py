@@ -98,3 +98,20 @@ def test_posts_from_before_the_follow_are_not_back_filled(api: httpx.Client) -> 
     follow(api, reader, author)
     new = post(api, author, "fresh")
     assert eventually(lambda: timeline_ids(api, reader), has(new["id"]), FAN_OUT_S) == [new["id"]]
+
+
+def test_paging_is_stable_while_new_posts_arrive(api: httpx.Client) -> None:
+    # A cursor, not an offset: posts made between two page reads shift nothing.
+    author, reader = sign_up(api), sign_up(api)
+    follow(api, reader, author)
+    older = [post(api, author, f"older {i}")["id"] for i in range(8)]
+    eventually(lambda: timeline_ids(api, reader), lambda ids: len(ids) == 8, FAN_OUT_S)
+    first = api.get("/v1/timeline", params={"limit": 5}, headers=reader.auth).json()
+    newer = [post(api, author, f"newer {i}")["id"] for i in range(3)]
+    eventually(lambda: timeline_ids(api, reader), lambda ids: len(ids) == 11, FAN_OUT_S)
+    params = {"limit": 5, "before": first["next"]}
+    second = api.get("/v1/timeline", params=params, headers=reader.auth).json()
+    pages = [item["id"] for item in first["items"] + second["items"]]
+    assert pages == older[::-1]
+    assert second["next"] is None
+    assert not set(newer) & set(pages)
