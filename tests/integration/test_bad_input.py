@@ -31,7 +31,7 @@ def nothing_stored(api: httpx.Client, member: Member, peer: Member) -> None:
 
 # Each case: keyword arguments for httpx beyond the method and path.
 TEXT_BODIES = {
-    "too long": {"json": {"text": "x" * 1001}},
+    "1001 characters": {"json": {"text": "x" * 1001}},
     "empty": {"json": {"text": ""}},
     "whitespace only": {"json": {"text": " \t\n "}},
     "unknown field": {"json": {"text": "hi", "sender": "someone_else"}},
@@ -72,9 +72,7 @@ def test_bad_dm_is_a_422_problem_and_stores_nothing(
     nothing_stored(api, member, peer)
 
 
-def test_post_of_exactly_280_characters_is_accepted_and_281_is_not(
-    api: httpx.Client, layout: LocalLayout
-) -> None:
+def test_post_of_exactly_280_characters_is_accepted_and_281_is_not(api: httpx.Client) -> None:
     member = sign_up(api)
     assert api.post("/v1/posts", json={"text": "x" * 280}, headers=member.auth).status_code == 201
     assert_problem(api.post("/v1/posts", json={"text": "y" * 281}, headers=member.auth), 422)
