@@ -7,7 +7,8 @@ from services.common.downstream import Downstream
 from services.common.errors import NotFound
 from services.common.limits import HANDLE_PATTERN
 
-_HANDLE = re.compile(HANDLE_PATTERN)
+# fullmatch, not match: `$` would let a trailing newline through.
+_HANDLE = re.compile(HANDLE_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 class HandleDirectory:
@@ -17,7 +18,7 @@ class HandleDirectory:
         self._ids: OrderedDict[str, int] = OrderedDict()
 
     async def id_of(self, handle: str) -> int:
-        if not _HANDLE.match(handle):
+        if not _HANDLE.fullmatch(handle):
             raise NotFound(f"no user {handle!r}")
         if handle in self._ids:
             self._ids.move_to_end(handle)

@@ -1,10 +1,11 @@
-"""The gateway's side of idempotency keys: answers it gave from an outbox (the service has not
-seen the write yet, so only the gateway can replay them), and the guard against two requests
-with the same key at the same time (the second gets 409)."""
+"""The gateway's side of idempotency keys: the first answer given to each key (a retry must get
+it back even while the service is away, and an outbox answer only the gateway knows), and the
+guard against two requests with the same key at the same time (the second gets 409)."""
 
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -39,12 +40,14 @@ class GatewayKeys:
         finally:
             await self.redis.delete(lock)
 
-    async def remember(self, user_id: int, key: str, fp: str, answer: dict[str, Any]) -> None:
-        record = orjson.dumps({"fp": fp, "answer": answer})
+    async def remember(
+        self, user_id: int, key: str, fp: str, status: int, answer: dict[str, Any]
+    ) -> None:
+        record = orjson.dumps({"fp": fp, "status": status, "answer": answer})
         await self.redis.set(self._key("idem", user_id, key), record, ex=IDEMPOTENCY_TTL_S)
 
-    async def recall(self, user_id: int, key: str | None, fp: str) -> dict[str, Any] | None:
-        """The answer given to this key from an outbox, if any; 422 for another body."""
+    async def recall(self, user_id: int, key: str | None, fp: str) -> "Recalled | None":
+        """The answer first given to this key, if any; 422 for another body."""
         if key is None:
             return None
         stored = await self.redis.get(self._key("idem", user_id, key))
@@ -53,5 +56,10 @@ class GatewayKeys:
         record = orjson.loads(stored)
         if record["fp"] != fp:
             raise Unprocessable("this Idempotency-Key was used with another request body")
-        answer: dict[str, Any] = record["answer"]
-        return answer
+        return Recalled(int(record["status"]), record["answer"])
+
+
+@dataclass(frozen=True)
+class Recalled:
+    status: int
+    answer: dict[str, Any]

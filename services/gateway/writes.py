@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 from starlette.responses import Response
 
 from services.common.auth import User
@@ -17,7 +18,7 @@ from services.common.errors import DependencyUnavailable
 from services.common.idempotency import HEADER, fingerprint
 from services.common.wire import Post, conversation_id, post_id_time_ms
 from services.gateway.degraded import Degradations, degraded_response
-from services.gateway.idempotency import GatewayKeys
+from services.gateway.idempotency import GatewayKeys, Recalled
 from services.gateway.outbox import Outbox, PostIds
 from services.gateway.relay import relay
 
@@ -56,7 +57,7 @@ class PostWriter:
         fp = fingerprint({"text": text})
         async with self.keys.exclusive(user.id, client_key):
             if (earlier := await self.keys.recall(user.id, client_key, fp)) is not None:
-                return self._accepted(earlier)
+                return replay(earlier, "posts", self.degradations)
             key = client_key or f"gw-{uuid.uuid4()}"
             post_id = await self.ids.next()
             try:
@@ -64,9 +65,12 @@ class PostWriter:
                     "POST", "/internal/posts", user_token=token,
                     json={"text": text, "id": post_id}, headers={HEADER: key},
                 )  # fmt: skip
-                return relay(answer)
             except DependencyUnavailable:
                 pass
+            else:
+                if client_key:
+                    await self.keys.remember(user.id, client_key, fp, 201, answer.json())
+                return relay(answer)
             await self.outbox.add(
                 {"id": str(post_id), "author_id": str(user.id), "author": user.handle,
                  "text": text, "key": key}
@@ -75,12 +79,8 @@ class PostWriter:
             post = Post(id=post_id, author=user.handle, text=text, created_at=created)
             body = post.model_dump(mode="json")
             if client_key:
-                await self.keys.remember(user.id, client_key, fp, body)
-            return self._accepted(body)
-
-    def _accepted(self, body: dict[str, object]) -> Response:
-        reason = self.degradations.served("posts", "outbox")
-        return degraded_response(body, [reason], ACCEPTED)
+                await self.keys.remember(user.id, client_key, fp, ACCEPTED, body)
+            return degraded_response(body, [self.degradations.served("posts", "outbox")], ACCEPTED)
 
     async def deliver(self, entry: dict[str, str]) -> None:
         body = {
@@ -125,7 +125,7 @@ class DmWriter:
         pending = pending_key(cid)
         async with self.keys.exclusive(user.id, client_key):
             if (earlier := await self.keys.recall(user.id, client_key, fp)) is not None:
-                return self._accepted(earlier)
+                return replay(earlier, "dms", self.degradations)
             key = client_key or f"gw-{uuid.uuid4()}"
             # Behind messages still in the outbox, a new one waits its turn: order first.
             if await self.outbox.pending(pending) == 0:
@@ -133,9 +133,12 @@ class DmWriter:
                     answer = await self.dms.request(
                         "POST", path, user_token=token, json={"text": text}, headers={HEADER: key}
                     )
-                    return relay(answer)
                 except DependencyUnavailable:
                     pass
+                else:
+                    if client_key:
+                        await self.keys.remember(user.id, client_key, fp, 201, answer.json())
+                    return relay(answer)
             await self.outbox.add(
                 {"sender_id": str(user.id), "sender": user.handle, "peer_id": str(peer_id),
                  "text": text, "key": key, "conversation_id": cid},
@@ -149,12 +152,8 @@ class DmWriter:
                 "sent_at": datetime.fromtimestamp(time.time(), tz=UTC).isoformat(),
             }
             if client_key:
-                await self.keys.remember(user.id, client_key, fp, body)
-            return self._accepted(body)
-
-    def _accepted(self, body: dict[str, object]) -> Response:
-        reason = self.degradations.served("dms", "outbox")
-        return degraded_response(body, [reason], ACCEPTED)
+                await self.keys.remember(user.id, client_key, fp, ACCEPTED, body)
+            return degraded_response(body, [self.degradations.served("dms", "outbox")], ACCEPTED)
 
     async def deliver(self, entry: dict[str, str]) -> None:
         body = {
@@ -166,6 +165,19 @@ class DmWriter:
         await self.dms.request(
             "POST", "/internal/outbox/messages", json=body, headers={HEADER: entry["key"]}
         )
+
+
+def replay(earlier: Recalled, dependency: str, degradations: Degradations) -> Response:
+    """The first answer to a key, again: from the outbox (still degraded) or as created."""
+    if earlier.status == ACCEPTED:
+        reason = degradations.served(dependency, "outbox")
+        response = degraded_response(earlier.answer, [reason], ACCEPTED)
+    else:
+        response = Response(
+            orjson.dumps(earlier.answer), earlier.status, media_type="application/json"
+        )
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def pending_key(cid: str) -> str:
