@@ -33,7 +33,7 @@ help:
 # The run-time packages get the same pins as the images (requirements/app.txt as constraints).
 $(VENV_STAMP): pyproject.toml requirements/app.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[tools,dev]' -c requirements/app.txt
+	$(BIN)/python -m pip install --quiet -e '.[tools,dev,load]' -c requirements/app.txt
 	touch $@
 
 venv: $(VENV_STAMP) ## create .venv (python deps, tools, the failwhale command)

@@ -1,0 +1,72 @@
+"""Open-loop mode: user actions arrive at a constant rate and each runs in a greenlet of its own,
+so a slow system does not slow the arrivals down. Closed-loop users wait for each answer before
+the next request, which hides queueing: their rate drops exactly when the system is in trouble.
+
+The run's rate (`--rate`, arrivals per second) is split evenly over the users it starts with.
+A user with more than MAX_IN_FLIGHT actions still unanswered drops the next arrival instead of
+queueing it (and counts it), so memory stays bounded when the system stops answering.
+"""
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent.pool
+
+MAX_IN_FLIGHT = 200
+
+
+class Arrivals:
+    """Arrival n is due at start + phase + n / rate, whenever earlier ones finish."""
+
+    def __init__(self, rate: float, start: float, rng: random.Random | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("an open loop needs a rate above 0")
+        self.interval = 1.0 / rate
+        self.next_due = start + (rng or random.Random()).uniform(0, self.interval)
+
+    def wait(self, now: float) -> float:
+        """Seconds until the next arrival (0 if it is late), then schedules the one after."""
+        due = self.next_due
+        self.next_due += self.interval
+        return max(0.0, due - now)
+
+
+class OpenLoop:
+    def __init__(
+        self,
+        rate: float,
+        on_drop: Callable[[], None],
+        on_error: Callable[[BaseException], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.arrivals = Arrivals(rate, clock())
+        self.clock = clock
+        self.on_drop = on_drop
+        self.on_error = on_error
+        self.in_flight = gevent.pool.Pool(MAX_IN_FLIGHT)
+
+    def wait(self) -> float:
+        return self.arrivals.wait(self.clock())
+
+    def spawn(self, action: Callable[..., Any], *args: Any) -> None:
+        if self.in_flight.full():
+            self.on_drop()
+            return
+        self.in_flight.spawn(self._guarded, action, *args)
+
+    def stop(self) -> None:
+        self.in_flight.kill(block=True, timeout=5)
+
+    def _guarded(self, action: Callable[..., Any], *args: Any) -> None:
+        try:
+            action(*args)
+        except gevent.GreenletExit:
+            raise
+        except Exception as exc:  # reported like any task's exception, never lost
+            self.on_error(exc)
+
+
+def rate_per_user(rate: float, users: int | None) -> float:
+    return rate / max(1, users or 1)

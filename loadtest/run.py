@@ -1,0 +1,265 @@
+"""One process's share of a load run, and the Locust events that drive it: the options, the
+account pool, each run's history, oracles and scoreboard, the final audit, the reports workers
+send to the master, and the summary and exit code at the end.
+
+A run starts at Locust's `test_start` and ends at `test_stop` with the final audit. On the
+master of a distributed run nothing is recorded: it adds up what the workers report.
+"""
+
+import logging
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.event import Events
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtest import summary, webui
+from loadtest.accounts import Account, AccountPool
+from loadtest.audit import run_audit
+from loadtest.devices import Device
+from loadtest.history import Event, History
+from loadtest.oracles import Oracles
+from loadtest.readback import FinalReads
+from loadtest.scoreboard import Scoreboard, merge
+from loadtest.tally import Violation
+
+log = logging.getLogger("loadtest")
+LOGGED_VIOLATIONS = 50
+SEED_OFFSET_PER_WORKER = 1009  # workers playing a seed file start at different accounts
+REPORT_KEY = "failwhale"
+DESCRIPTIONS = {
+    "lost_writes": "acknowledged write missing after the run",
+    "duplicate_writes": "write applied more than once",
+    "dm_order_violations": "DM sequence gap, inversion or out of real-time order",
+    "timeline_order_violations": "page not newest first",
+    "read_your_writes_violations": "device did not read back its own write",
+    "phantom_writes": "failed write took effect",
+}
+
+_runs: "weakref.WeakKeyDictionary[Environment, LoadRun]" = weakref.WeakKeyDictionary()
+
+
+class OracleViolation(Exception):
+    """How a violation shows in Locust's statistics: a failed request of type ORACLE."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts_file: str = ""
+    rate: float = 0.0
+    open_loop_users: int | None = None
+    think_time: float = 1.0
+    history_file: str = ""
+    report_file: str = ""
+    audit_timeout_s: float = 30.0
+    headless: bool = False
+
+    @classmethod
+    def of(cls, options: Any) -> "Settings":
+        return cls(
+            accounts_file=getattr(options, "accounts", "") or "",
+            rate=float(getattr(options, "rate", 0) or 0),
+            open_loop_users=getattr(options, "open_loop_users", None),
+            think_time=float(getattr(options, "think_time", 1.0)),
+            history_file=getattr(options, "history_file", "") or "",
+            report_file=getattr(options, "oracle_report", "") or "",
+            audit_timeout_s=float(getattr(options, "audit_timeout", 30.0)),
+            headless=bool(getattr(options, "headless", False)),
+        )
+
+
+def add_options(parser: Any) -> None:
+    """Locust options of the Chirp load (also LOCUST_* variables and config files)."""
+    for flag, kind, default, in_ui, text in (
+        ("--accounts", str, "", False, "seed file of `failwhale seed` (default: register)"),
+        ("--rate", float, 0.0, True, "open loop: user actions/s for the run (0: closed loop)"),
+        ("--think-time", float, 1.0, True, "closed loop: mean seconds between user actions"),
+        ("--history-file", str, "", False, "write the operation history here (JSON lines)"),
+        ("--oracle-report", str, "", False, "write the oracles' report here (JSON)"),
+        ("--audit-timeout", float, 30.0, False, "seconds the audit waits for outboxes, and reads"),
+    ):
+        env_var = "LOCUST_" + flag.removeprefix("--").replace("-", "_").upper()
+        parser.add_argument(
+            flag, type=kind, default=default, env_var=env_var, include_in_web_ui=in_ui, help=text
+        )
+
+
+def run_of(environment: Environment) -> "LoadRun":
+    return _runs[environment]
+
+
+class LoadRun:
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.settings = Settings.of(environment.parsed_options)
+        self.history: History | None = None
+        self.oracles = Oracles()
+        self.board = Scoreboard()
+        self.workers: dict[str, dict[str, Any]] = {}  # master: each worker's latest snapshot
+        self.started = time.time()
+        self._pool: AccountPool | None = None
+        self._users = 0
+        self._logged = 0
+
+    @property
+    def is_master(self) -> bool:
+        return isinstance(self.environment.runner, MasterRunner)
+
+    @property
+    def pool(self) -> AccountPool:
+        if self._pool is None:
+            if self.settings.accounts_file:
+                offset = getattr(self.environment.runner, "worker_index", 0) or 0
+                self._pool = AccountPool.from_seed_file(
+                    Path(self.settings.accounts_file), offset * SEED_OFFSET_PER_WORKER
+                )
+            else:
+                self._pool = AccountPool()
+        return self._pool
+
+    def next_user_number(self) -> int:
+        self._users += 1
+        return self._users
+
+    def device(self, name: str, session: Any, account: Account) -> Device:
+        assert self.history is not None, "a device outside a run"
+        return Device(name, session, account, self.history, self.board)
+
+    def dropped_arrival(self) -> None:
+        self.board.dropped_arrivals += 1
+        self.environment.events.request.fire(
+            request_type="OPEN_LOOP", name="dropped arrival", response_time=0,
+            response_length=0, exception=OracleViolation("too many actions in flight"),
+            context={},
+        )  # fmt: skip
+
+    # -- the life of a run ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.settings = Settings.of(self.environment.parsed_options)
+        self.started = time.time()
+        self.workers.clear()
+        if self.is_master:
+            return
+        if self.history is not None:
+            self.history.close()
+        path = Path(self.settings.history_file) if self.settings.history_file else None
+        self.history = History(path)
+        self.oracles = Oracles()
+        self.board = Scoreboard(self.history.started)
+        self._logged = 0
+        self.history.subscribe(self._observe)
+
+    def finish(self, wait: bool) -> None:
+        """Ends the history and runs the final audit (in the background unless `wait`)."""
+        if self.history is None or self.history.closed:
+            return
+        self.history.close()
+        self.board.audit_state = "running"
+        if wait:
+            self._audit()
+        else:
+            gevent.spawn(self._audit)
+
+    def _audit(self) -> None:
+        plan = self.oracles.plan()
+        try:
+            if plan.authors or plan.conversations:
+                timeout = self.settings.audit_timeout_s
+                final = run_audit(
+                    self.environment.host or "", plan, self.pool.tokens(), timeout, timeout
+                )
+            else:
+                final = FinalReads()
+            if not final.outbox_drained:
+                log.warning("the gateway's outboxes were not empty when the audit read back")
+            for unreadable in final.unreadable:
+                log.warning("audit: could not read back the %s", unreadable)
+            for violation in self.oracles.finish(final):
+                self._report(violation)
+            self.board.audit_state = "done"
+        except Exception:
+            log.exception("the final audit failed")
+            self.board.audit_state = "failed"
+        self.board.oracles = self.oracles.report()
+
+    def snapshot(self) -> dict[str, Any]:
+        if self.is_master:
+            return merge(self.workers.values())
+        self.board.oracles = self.oracles.report()
+        return self.board.snapshot()
+
+    def _observe(self, event: Event) -> None:
+        for violation in self.oracles.observe(event):
+            self._report(violation)
+
+    def _report(self, violation: Violation) -> None:
+        self.environment.events.request.fire(
+            request_type="ORACLE", name=violation.kind, response_time=0, response_length=0,
+            exception=OracleViolation(DESCRIPTIONS[violation.kind]), context={},
+        )  # fmt: skip
+        if self._logged < LOGGED_VIOLATIONS:
+            self._logged += 1
+            log.warning("oracle %s: %s", violation.kind, violation.detail)
+
+
+def install(events: Events) -> None:
+    """Wires the load run into Locust's events (called once, by the locustfile)."""
+    events.init_command_line_parser.add_listener(add_options)
+
+    @events.init.add_listener
+    def on_init(environment: Environment, **_: Any) -> None:
+        run = _runs[environment] = LoadRun(environment)
+        if environment.web_ui is not None:
+            webui.install(environment, run.snapshot)
+
+    @events.test_start.add_listener
+    def on_test_start(environment: Environment, **_: Any) -> None:
+        options = environment.parsed_options
+        if options is not None and not isinstance(environment.runner, WorkerRunner):
+            # the rate is split over the users the run starts with; workers get it from here
+            options.open_loop_users = options.num_users
+        run_of(environment).start()
+
+    @events.test_stop.add_listener
+    def on_test_stop(environment: Environment, **_: Any) -> None:
+        run = run_of(environment)
+        run.finish(wait=run.settings.headless and not isinstance(environment.runner, WorkerRunner))
+
+    @events.report_to_master.add_listener
+    def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
+        for run in list(_runs.values()):
+            if isinstance(run.environment.runner, WorkerRunner):
+                data[REPORT_KEY] = run.snapshot()
+
+    @events.worker_report.add_listener
+    def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+        snapshot = data.get(REPORT_KEY)
+        for run in list(_runs.values()):
+            if run.is_master and snapshot and float(snapshot["started"]) >= run.started - 5:
+                run.workers[client_id] = snapshot
+
+    @events.quitting.add_listener
+    def on_quitting(environment: Environment, **_: Any) -> None:
+        run = run_of(environment)
+        if isinstance(environment.runner, WorkerRunner):
+            return
+        run.finish(wait=True)  # Ctrl-C before the run's end: audit now, before the verdict
+        snapshot = run.snapshot()
+        if snapshot["oracles"]["violations"]:
+            environment.process_exit_code = 1
+        if run.settings.report_file:
+            summary.write_report(Path(run.settings.report_file), environment, snapshot)
+
+    @events.quit.add_listener
+    def on_quit(exit_code: int, **_: Any) -> None:
+        # after Locust's own tables: the summary with the oracles' results
+        for run in list(_runs.values()):
+            ran = run.workers if run.is_master else run.history is not None
+            if ran and not isinstance(run.environment.runner, WorkerRunner):
+                print(summary.render(run.environment, run.snapshot()), flush=True)

@@ -1,0 +1,96 @@
+"""The end of a run, for people and for tools: a text summary (requests, degraded answers per
+endpoint, the oracles' counts and verdict) and the same as JSON."""
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loadtest.tally import KINDS
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+NOT_API = ("ORACLE", "OPEN_LOOP")  # Locust entries that are not requests to Chirp
+
+
+def totals(environment: "Environment") -> dict[str, Any]:
+    runner = environment.runner
+    assert runner is not None
+    stats = runner.stats
+    api = [e for e in stats.entries.values() if e.method not in NOT_API]
+    requests = sum(e.num_requests for e in api)
+    failures = sum(e.num_failures for e in api)
+    total = stats.total
+    duration = max(0.0, (total.last_request_timestamp or total.start_time) - total.start_time)
+    options = environment.parsed_options
+    rate = float(getattr(options, "rate", 0) or 0)
+    return {
+        "requests": requests,
+        "failures": failures,
+        "duration_s": round(duration, 1),
+        "rps": round(requests / duration, 1) if duration > 0 else 0.0,
+        "users": getattr(options, "num_users", None),
+        "mode": f"open loop, {rate:g} actions/s" if rate > 0 else "closed loop",
+        "host": environment.host,
+    }
+
+
+def write_report(path: Path, environment: "Environment", snapshot: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {"locust": totals(environment)} | snapshot
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
+    t = totals(environment)
+    answers: dict[str, int] = snapshot["answers"]
+    degraded: dict[str, int] = snapshot["degraded"]
+    oracles: dict[str, Any] = snapshot["oracles"]
+    all_answers = sum(answers.values())
+    all_degraded = sum(degraded.values())
+    lines = [
+        "",
+        "Chirp load summary",
+        f"  {t['mode']}, {t['users']} users, {t['duration_s']} s against {t['host']}",
+        f"  {t['requests']} requests, {t['rps']} req/s, {t['failures']} failed",
+        f"  degraded answers: {all_degraded} of {all_answers} ({_pct(all_degraded, all_answers)})",
+    ]
+    for endpoint in sorted(answers):
+        if degraded.get(endpoint):
+            lines.append(f"    {endpoint:<34} {degraded[endpoint]:>6} of {answers[endpoint]:>7}")
+    for reason, count in sorted(snapshot["reasons"].items()):
+        lines.append(f"    reason {reason:<27} {count:>6}")
+    if snapshot["dropped_arrivals"]:
+        lines.append(f"  open loop: {snapshot['dropped_arrivals']} arrivals dropped")
+    writes = oracles.get("writes", {})
+    audit = oracles.get("audit", {})
+    lines += [
+        f"  writes: {writes.get('invoked', 0)} sent, {writes.get('ok', 0)} acknowledged "
+        f"({writes.get('accepted', 0)} queued in an outbox), {writes.get('fail', 0)} failed, "
+        f"{writes.get('unknown', 0)} unknown",
+        f"  final audit: {snapshot['audit_state']}, {audit.get('read_back', 0)} acknowledged "
+        f"writes read back, {audit.get('unverified', 0)} unverified"
+        + ("" if audit.get("outbox_drained", True) else " (outboxes not drained)"),
+        "  oracles:",
+    ]
+    for kind in KINDS:
+        lines.append(f"    {kind:<30} {oracles.get(kind, 0):>6}")
+    visibility = oracles.get("visibility", {})
+    lines += [
+        f"    {'max_staleness_s':<30} {oracles.get('max_staleness_s', 0.0):>6.2f}"
+        f"  ({oracles.get('stale_reads', 0)} stale reads; a measure, not a violation)",
+        f"    {'home timeline visibility':<30} p50 {visibility.get('p50_s', 0.0):.2f} s, "
+        f"max {visibility.get('max_s', 0.0):.2f} s over {visibility.get('posts', 0)} posts",
+        f"    {'reads checked':<30} {oracles.get('reads_checked', 0):>6}",
+    ]
+    for kind, examples in oracles.get("examples", {}).items():
+        for example in examples:
+            lines.append(f"    e.g. {kind}: {example}")
+    violations = oracles.get("violations", 0)
+    verdict = "no violation" if not violations else f"{violations} VIOLATIONS"
+    lines.append(f"  verdict: {verdict}")
+    return "\n".join(lines)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0.0%"

@@ -1,0 +1,175 @@
+"""The Resilience tab of the Locust web UI, built with Locust's own extension hooks: a tab and
+its table in the page's template arguments, and rows added to the `/stats/requests` answer that
+the UI polls every two seconds while a run goes on. It shows each dependency's breaker as the
+gateway's `/v1/status` reports it, the outbox depths, the share of degraded answers (overall,
+lately and per endpoint) and the oracles' counts as they come in.
+
+`/resilience` answers the same rows as JSON, `/resilience/csv` as CSV.
+"""
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from flask import Response, jsonify, make_response, request
+
+from loadtest.scoreboard import RecentRate
+from loadtest.tally import KINDS
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+TAB = "resilience"
+COLUMNS = (("what", "What"), ("name", "Name"), ("value", "Now"), ("detail", "Detail"))
+STATUS_TTL_S = 1.0
+STATUS_TIMEOUT_S = 0.5
+Row = dict[str, str]
+
+
+class GatewayStatus:
+    """The gateway's `/v1/status`, fetched at most once a second, and since when each breaker
+    has been in its state."""
+
+    def __init__(self, base_url: Callable[[], str | None], clock: Callable[[], float]) -> None:
+        self.base_url = base_url
+        self.clock = clock
+        self.latest: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.since: dict[str, tuple[str, float]] = {}
+        self._fetched = -STATUS_TTL_S
+
+    def get(self) -> dict[str, Any] | None:
+        now = self.clock()
+        if now - self._fetched < STATUS_TTL_S:
+            return self.latest
+        self._fetched = now
+        url = (self.base_url() or "").rstrip("/") + "/v1/status"
+        try:
+            answer = httpx.get(url, timeout=STATUS_TIMEOUT_S)
+            answer.raise_for_status()
+            self.latest, self.error = answer.json(), None
+        except (httpx.HTTPError, ValueError) as exc:
+            self.latest, self.error = None, f"{url}: {type(exc).__name__}"
+            return None
+        assert self.latest is not None
+        for dependency in self.latest.get("dependencies", []):
+            name, state = str(dependency["name"]), str(dependency["breaker"])
+            if self.since.get(name, ("", 0.0))[0] != state:
+                self.since[name] = (state, now)
+        return self.latest
+
+
+def rows(
+    snapshot: dict[str, Any],
+    status: dict[str, Any] | None,
+    status_error: str | None,
+    since: dict[str, tuple[str, float]],
+    recent: float | None,
+    now: float,
+) -> list[Row]:
+    """The tab's table: breakers, outboxes, degraded answers, oracles, in that order."""
+    table: list[Row] = []
+    if status is None:
+        table.append(_row("gateway", "status", "unreachable", status_error or ""))
+    else:
+        window = f"error rates over the last {status.get('window_s', 0):g} s"
+        table.append(_row("gateway", "resilience", str(status.get("resilience", "?")), window))
+        for dep in status.get("dependencies", []):
+            state = str(dep["breaker"])
+            held = now - since.get(str(dep["name"]), (state, now))[1]
+            detail = (f"for {held:.0f} s; {100 * float(dep['error_rate']):.1f}% errors of "
+                      f"{dep['calls']} calls" + ("; answered by a fallback" if dep["degraded"]
+                                                 else ""))  # fmt: skip
+            value = state.upper() if state in ("open", "half-open") else state
+            table.append(_row("breaker", str(dep["name"]), value, detail))
+        for outbox, depth in sorted((status.get("outbox_depth") or {}).items()):
+            shown = "?" if depth is None else str(depth)
+            table.append(_row("outbox", outbox, shown, "writes waiting for delivery"))
+    answers: dict[str, int] = snapshot["answers"]
+    degraded: dict[str, int] = snapshot["degraded"]
+    total, total_degraded = sum(answers.values()), sum(degraded.values())
+    lately = "-" if recent is None else f"{100 * recent:.1f}%"
+    table.append(_row("degraded", "all answers", _pct(total_degraded, total),
+                      f"{total_degraded} of {total}; last 10 s: {lately}"))  # fmt: skip
+    for endpoint in sorted(answers):
+        count = degraded.get(endpoint, 0)
+        table.append(_row("degraded", endpoint, _pct(count, answers[endpoint]),
+                          f"{count} of {answers[endpoint]}"))  # fmt: skip
+    for reason, count in sorted(snapshot["reasons"].items()):
+        table.append(_row("degraded", f"reason {reason}", str(count), "answers"))
+    oracles: dict[str, Any] = snapshot["oracles"]
+    examples: dict[str, list[str]] = oracles.get("examples", {})
+    for kind in KINDS:
+        table.append(_row("oracle", kind, str(oracles.get(kind, 0)),
+                          (examples.get(kind) or [""])[0]))  # fmt: skip
+    table.append(_row("oracle", "max_staleness_s", f"{oracles.get('max_staleness_s', 0):.2f}",
+                      f"{oracles.get('stale_reads', 0)} stale reads of "
+                      f"{oracles.get('reads_checked', 0)} checked"))  # fmt: skip
+    audit = oracles.get("audit", {})
+    table.append(_row("oracle", "final audit", str(snapshot["audit_state"]),
+                      f"{audit.get('read_back', 0)} acknowledged writes read back, "
+                      f"{audit.get('unverified', 0)} unverified"))  # fmt: skip
+    if snapshot["dropped_arrivals"]:
+        table.append(_row("open loop", "dropped arrivals", str(snapshot["dropped_arrivals"]),
+                          "too many actions in flight"))  # fmt: skip
+    return table
+
+
+def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) -> None:
+    web_ui = environment.web_ui
+    assert web_ui is not None and web_ui.app is not None
+    web_ui.template_args["extended_tabs"] = [{"title": "Resilience", "key": TAB}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": TAB, "structure": [{"key": key, "title": title} for key, title in COLUMNS]}
+    ]
+    web_ui.template_args["extended_csv_files"] = [
+        {"href": "./resilience/csv", "title": "Download resilience CSV"}
+    ]
+    status = GatewayStatus(lambda: environment.host, time.monotonic)
+    recent = RecentRate()
+
+    def table() -> list[Row]:
+        snap = snapshot()
+        now = time.monotonic()
+        lately = recent.update(now, sum(snap["answers"].values()), sum(snap["degraded"].values()))
+        gateway = status.get()
+        return rows(snap, gateway, status.error, status.since, lately, now)
+
+    @web_ui.app.after_request
+    def add_resilience(response: Response) -> Response:
+        if not request.path.endswith("/stats/requests"):
+            return response
+        data = response.get_json(silent=True)
+        if isinstance(data, dict):
+            data["extended_stats"] = [{"key": TAB, "data": table()}]
+            response.set_data(json.dumps(data))
+        return response
+
+    @web_ui.app.route("/resilience")
+    @web_ui.auth_required_if_enabled
+    def resilience() -> Response:
+        return jsonify({"rows": table(), "snapshot": snapshot(), "status": status.latest})
+
+    @web_ui.app.route("/resilience/csv")
+    @web_ui.auth_required_if_enabled
+    def resilience_csv() -> Response:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=[key for key, _ in COLUMNS])
+        writer.writeheader()
+        writer.writerows(table())
+        answer = make_response(out.getvalue())
+        answer.headers["Content-Type"] = "text/csv"
+        answer.headers["Content-Disposition"] = "attachment;filename=resilience.csv"
+        return answer
+
+
+def _row(what: str, name: str, value: str, detail: str) -> Row:
+    return {"what": what, "name": name, "value": value, "detail": detail}
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0.0%"
