@@ -76,6 +76,13 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.injected_faults = Counter(
+            "failwhale_injected_faults",
+            "Requests a chaos experiment delayed, failed or held through the fault hook",
+            ["service", "kind"],
+            registry=self.registry,
+        )
+
     def breaker_changed(self, dependency: str, _old: str, new: str) -> None:
         self.breaker_state.labels(self.service, dependency).set(STATE_VALUES[new])
         self.breaker_transitions.labels(self.service, dependency, new).inc()

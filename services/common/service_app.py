@@ -9,6 +9,7 @@ from services.common import health
 from services.common.auth import TokenKeys
 from services.common.body_limit import BodySizeLimit
 from services.common.errors import install_error_handlers
+from services.common.fault_hook import install_fault_hook
 from services.common.logs import configure_logging
 from services.common.metrics import ServiceMetrics, install_metrics
 from services.common.redis_store import connect_redis, install_redis_error_handler
@@ -56,5 +57,7 @@ def build_service_app(
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)
+    if settings.fault_hook:
+        install_fault_hook(app, app.state.token_keys, app.state.metrics)
     app.add_middleware(BodySizeLimit)
     return app

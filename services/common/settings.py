@@ -30,3 +30,5 @@ class ServiceSettings(BaseSettings):
     internal_secret: str = shared("internal_secret", DEV_INTERNAL_SECRET)
     resilience: Literal["on", "off"] = shared("resilience", "on")
     log_level: str = shared("log_level", "INFO")
+    # The chaos fault hook (services.common.fault_hook): off unless asked for.
+    fault_hook: bool = shared("fault_hook", False)
