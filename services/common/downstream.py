@@ -146,7 +146,10 @@ class Downstream:
         if admission is not None:
             self.breaker.succeeded(admission)
         if response.status_code >= 400:
-            raise error_for_status(response.status_code, _problem_detail(response))
+            refusal = error_for_status(response.status_code, _problem_detail(response))
+            if "retry-after" in response.headers:
+                refusal.headers["Retry-After"] = response.headers["retry-after"]
+            raise refusal
         return response
 
     def _admit(self) -> Admission:

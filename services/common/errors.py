@@ -75,6 +75,9 @@ class Unprocessable(ChirpError):
 class TooManyRequests(ChirpError):
     status, title, slug = 429, "Too many requests", "too-many-requests"
 
+    def __init__(self, detail: str = "", retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
+
 
 class DependencyUnavailable(ChirpError):
     status, title, slug = 503, "Dependency unavailable", "dependency-unavailable"

@@ -15,6 +15,8 @@ IDEMPOTENCY_KEY_MAX = 200
 def _not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("text must not be blank")
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
     return text
 
 

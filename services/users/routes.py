@@ -56,7 +56,10 @@ async def login(
     _: InternalCaller,
 ) -> Session:
     if await store.login_failures(body.handle) >= settings.login_failures_before_lockout:
-        raise TooManyRequests("too many failed logins for this handle; try again later")
+        raise TooManyRequests(
+            "too many failed logins for this handle; try again later",
+            retry_after_s=settings.login_lockout_s,
+        )
     try:
         user_id = await store.id_of(body.handle)
         stored_hash = (await store.account(user_id)).get("pw")
