@@ -1,0 +1,2 @@
+"""The chaos engine: scenarios, faults and their backends, the load, the observer, verdicts and
+reports."""
