@@ -62,6 +62,8 @@ class LocalLayout:
             "FAILWHALE_TIMELINE_URLS": f"{self.url('timeline-1')},{self.url('timeline-2')}",
             "FAILWHALE_DMS_URL": self.url("dms"),
             "FAILWHALE_TRENDS_URL": self.url("trends"),
+            # A testbed: the chaos fault hook is there to be used (off in the services' defaults).
+            "FAILWHALE_FAULT_HOOK": "on",
         }
 
 
