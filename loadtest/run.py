@@ -214,6 +214,7 @@ def install(events: Events) -> None:
 
     @events.init.add_listener
     def on_init(environment: Environment, **_: Any) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per audit read
         run = _runs[environment] = LoadRun(environment)
         if environment.web_ui is not None:
             webui.install(environment, run.snapshot)

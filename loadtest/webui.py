@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from locust.env import Environment
 
 TAB = "resilience"
-COLUMNS = (("what", "What"), ("name", "Name"), ("value", "Now"), ("detail", "Detail"))
+COLUMNS = (("what", "What"), ("item", "Item"), ("value", "Now"), ("detail", "Detail"))
 STATUS_TTL_S = 1.0
 STATUS_TIMEOUT_S = 0.5
 Row = dict[str, str]
@@ -71,7 +71,8 @@ def rows(
     recent: float | None,
     now: float,
 ) -> list[Row]:
-    """The tab's table: breakers, outboxes, degraded answers, oracles, in that order."""
+    """The tab's table: breakers and outboxes, the degraded share of all answers, the oracles,
+    then degraded answers per endpoint and per reason."""
     table: list[Row] = []
     if status is None:
         table.append(_row("gateway", "status", "unreachable", status_error or ""))
@@ -81,9 +82,11 @@ def rows(
         for dep in status.get("dependencies", []):
             state = str(dep["breaker"])
             held = now - since.get(str(dep["name"]), (state, now))[1]
-            detail = (f"for {held:.0f} s; {100 * float(dep['error_rate']):.1f}% errors of "
-                      f"{dep['calls']} calls" + ("; answered by a fallback" if dep["degraded"]
-                                                 else ""))  # fmt: skip
+            calls = int(dep["calls"])
+            errors = f"{100 * float(dep['error_rate']):.1f}% errors of {calls} calls"
+            detail = f"for {held:.0f} s; " + (errors if calls else "no calls counted")
+            if dep["degraded"]:
+                detail += "; answered by a fallback"
             value = state.upper() if state in ("open", "half-open") else state
             table.append(_row("breaker", str(dep["name"]), value, detail))
         for outbox, depth in sorted((status.get("outbox_depth") or {}).items()):
@@ -95,12 +98,6 @@ def rows(
     lately = "-" if recent is None else f"{100 * recent:.1f}%"
     table.append(_row("degraded", "all answers", _pct(total_degraded, total),
                       f"{total_degraded} of {total}; last 10 s: {lately}"))  # fmt: skip
-    for endpoint in sorted(answers):
-        count = degraded.get(endpoint, 0)
-        table.append(_row("degraded", endpoint, _pct(count, answers[endpoint]),
-                          f"{count} of {answers[endpoint]}"))  # fmt: skip
-    for reason, count in sorted(snapshot["reasons"].items()):
-        table.append(_row("degraded", f"reason {reason}", str(count), "answers"))
     oracles: dict[str, Any] = snapshot["oracles"]
     examples: dict[str, list[str]] = oracles.get("examples", {})
     for kind in KINDS:
@@ -113,6 +110,12 @@ def rows(
     table.append(_row("oracle", "final audit", str(snapshot["audit_state"]),
                       f"{audit.get('read_back', 0)} acknowledged writes read back, "
                       f"{audit.get('unverified', 0)} unverified"))  # fmt: skip
+    for endpoint in sorted(answers):
+        count = degraded.get(endpoint, 0)
+        table.append(_row("degraded", endpoint, _pct(count, answers[endpoint]),
+                          f"{count} of {answers[endpoint]}"))  # fmt: skip
+    for reason, count in sorted(snapshot["reasons"].items()):
+        table.append(_row("degraded", f"reason {reason}", str(count), "answers"))
     if snapshot["dropped_arrivals"]:
         table.append(_row("open loop", "dropped arrivals", str(snapshot["dropped_arrivals"]),
                           "too many actions in flight"))  # fmt: skip
@@ -134,9 +137,9 @@ def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) 
 
     def table() -> list[Row]:
         snap = snapshot()
+        gateway = status.get()
         now = time.monotonic()
         lately = recent.update(now, sum(snap["answers"].values()), sum(snap["degraded"].values()))
-        gateway = status.get()
         return rows(snap, gateway, status.error, status.since, lately, now)
 
     @web_ui.app.after_request
@@ -145,7 +148,7 @@ def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) 
             return response
         data = response.get_json(silent=True)
         if isinstance(data, dict):
-            data["extended_stats"] = [{"key": TAB, "data": table()}]
+            data["extended_stats"] = [{"key": TAB, "data": in_order(table())}]
             response.set_data(json.dumps(data))
         return response
 
@@ -167,8 +170,14 @@ def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) 
         return answer
 
 
-def _row(what: str, name: str, value: str, detail: str) -> Row:
-    return {"what": what, "name": name, "value": value, "detail": detail}
+def _row(what: str, item: str, value: str, detail: str) -> Row:
+    return {"what": what, "item": item, "value": value, "detail": detail}
+
+
+def in_order(table: list[Row]) -> list[Row]:
+    """The UI sorts a table by its rows' `name` unless a column head is clicked: a hidden
+    `name` keeps breakers, outboxes, degraded answers and oracles in the order given."""
+    return [row | {"name": f"{i:04d}"} for i, row in enumerate(table)]
 
 
 def _pct(part: int, whole: int) -> str:

@@ -16,7 +16,7 @@ from loadtest.history import key_in, outcome_of, tagged
 from loadtest.open_loop import Arrivals, rate_per_user
 from loadtest.readback import AuditPlan, post_id_floor
 from loadtest.scoreboard import RecentRate, Scoreboard, merge
-from loadtest.webui import GatewayStatus, rows
+from loadtest.webui import GatewayStatus, in_order, rows
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_the_tab_shows_breakers_outboxes_degraded_answers_and_oracles() -> None:
     board.oracles.dm_order_violations = 2
     board.oracles.examples = {"dm_order_violations": ["conversation a/b: gap"]}
     table = rows(board.snapshot(), STATUS, None, {"timeline-1": ("open", 90.0)}, 0.25, 100.0)
-    by_name = {(r["what"], r["name"]): r for r in table}
+    by_name = {(r["what"], r["item"]): r for r in table}
     assert by_name[("breaker", "timeline-1")]["value"] == "OPEN"
     assert by_name[("breaker", "timeline-1")]["detail"].startswith("for 10 s; 100.0% errors")
     assert by_name[("breaker", "posts")]["value"] == "closed"
@@ -137,7 +137,10 @@ def test_the_tab_shows_breakers_outboxes_degraded_answers_and_oracles() -> None:
     assert by_name[("oracle", "dm_order_violations")]["detail"] == "conversation a/b: gap"
     assert by_name[("oracle", "lost_writes")]["value"] == "0"
     assert by_name[("oracle", "final audit")]["value"] == "not run"
-    assert all(set(r) == {"what", "name", "value", "detail"} for r in table)
+    assert all(set(r) == {"what", "item", "value", "detail"} for r in table)
+    ordered = in_order(table)
+    assert [r["name"] for r in ordered] == sorted(r["name"] for r in ordered)
+    assert [r["item"] for r in ordered] == [r["item"] for r in table]
 
 
 def test_the_tab_says_when_the_gateway_does_not_answer() -> None:
