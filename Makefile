@@ -23,7 +23,7 @@ define pytest
 	    if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests ($(1))" >&2; fi; exit $$rc; }
 endef
 
-.PHONY: help venv up down clean images up-local down-local seed lint test test-unit \
+.PHONY: help venv up down clean images up-local down-local seed load lint test test-unit \
 	test-integration test-e2e
 
 help:
@@ -59,6 +59,20 @@ down-local: venv ## stop the local processes
 
 seed: venv ## create a repeatable social graph in the running stack
 	$(BIN)/failwhale seed
+
+# make load: HOST (the gateway), USERS, DURATION (30s, 2m...), RATE (open loop: actions/s; 0 is
+# closed loop), THINK (closed loop: mean seconds between actions), ACCOUNTS (a seed file), OUT.
+HOST ?= http://127.0.0.1:8080
+USERS ?= 20
+DURATION ?= 30s
+RATE ?= 0
+THINK ?= 1
+ACCOUNTS ?=
+OUT ?= reports/load
+
+load: venv ## short headless load on the stack that is up, oracle summary; fails on a violation
+	$(BIN)/python -m loadtest --host '$(HOST)' --users $(USERS) --duration $(DURATION) \
+	    --rate $(RATE) --think-time $(THINK) --out '$(OUT)' $(if $(ACCOUNTS),--accounts '$(ACCOUNTS)')
 
 lint: venv ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .

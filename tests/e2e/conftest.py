@@ -1,6 +1,7 @@
 """The compose stack for end-to-end tests: started once per session under its own project name
 and a free host port (so it never clashes with a `make up` stack), always taken down with its
-volume. FAILWHALE_E2E_URL=http://host:port runs the tests against a stack that is already up."""
+volume. FAILWHALE_E2E_URL=http://host:port runs the tests against a stack that is already up
+(and FAILWHALE_E2E_LOCUST_URL names its Locust web UI)."""
 
 import os
 import socket
@@ -33,13 +34,24 @@ def _project_containers() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def gateway_url() -> Iterator[str]:
+def locust_port() -> int:
+    """The host port of the stack's Locust web UI."""
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def gateway_url(locust_port: int) -> Iterator[str]:
     existing = os.environ.get("FAILWHALE_E2E_URL")
     if existing:
         yield existing.rstrip("/")
         return
     port = _free_port()
-    env = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "FAILWHALE_GATEWAY_PORT": str(port)}
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "FAILWHALE_GATEWAY_PORT": str(port),
+        "FAILWHALE_LOCUST_PORT": str(locust_port),
+    }
     try:
         subprocess.run([str(STACK), "up"], cwd=ROOT, env=env, check=True)
         yield f"http://127.0.0.1:{port}"
@@ -47,3 +59,10 @@ def gateway_url() -> Iterator[str]:
         subprocess.run([str(STACK), "down", "--volumes"], cwd=ROOT, env=env, check=True)
         left = _project_containers()
         assert not left, f"containers of {PROJECT} still there after down: {left}"
+
+
+@pytest.fixture(scope="session")
+def locust_url(gateway_url: str, locust_port: int) -> str:
+    """Locust's web UI in the stack (FAILWHALE_E2E_LOCUST_URL with FAILWHALE_E2E_URL)."""
+    existing = os.environ.get("FAILWHALE_E2E_LOCUST_URL")
+    return existing.rstrip("/") if existing else f"http://127.0.0.1:{locust_port}"
