@@ -1,0 +1,182 @@
+"""summary.json: the verdict and the figures of a run, with exactly the fields of DESIGN.md
+section 7 (a contract other tools read), and details.json beside it for what the contract has no
+room for (the fault windows with their evidence, the phase boundaries, the notes of the run).
+
+Oracle counts are integers, null when the final audit did not report them; every other figure
+that could not be measured is null too, never a made-up zero.
+"""
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from chaos import breakers
+from chaos.observation import Observation
+from chaos.phases import PhaseStats, phase_spans
+from chaos.verdict import HEALTHY_ERROR_RATE, HEALTHY_WINDOW_S, Judgement
+
+DIGITS = 6
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HypothesisSummary(Strict):
+    name: str
+    expect: str
+    observed: float | None
+    passed: bool
+
+
+class PhaseSummary(Strict):
+    requests: int
+    rps: float | None
+    error_rate: float | None
+    degraded_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class Phases(Strict):
+    steady: PhaseSummary
+    fault: PhaseSummary
+    recovery: PhaseSummary
+
+
+class Oracles(Strict):
+    lost_writes: int | None
+    duplicate_writes: int | None
+    dm_order_violations: int | None
+    timeline_order_violations: int | None
+    read_your_writes_violations: int | None
+    max_staleness_s: float | None
+
+
+class BreakerEpisode(Strict):
+    service: str
+    dependency: str
+    opened_at_s: float
+    closed_at_s: float | None
+
+
+class Summary(Strict):
+    scenario: str
+    backend: str
+    resilience: Literal["on", "off"]
+    verdict: Literal["pass", "fail", "invalid"]
+    fault_applied: bool
+    hypotheses: list[HypothesisSummary]
+    phases: Phases
+    oracles: Oracles
+    breakers: list[BreakerEpisode]
+    time_to_detect_s: float | None
+    time_to_recover_s: float | None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DIGITS)
+
+
+def _count(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _phase(stats: PhaseStats) -> PhaseSummary:
+    return PhaseSummary(
+        requests=stats.requests,
+        rps=_round(stats.rps),
+        error_rate=_round(stats.error_rate),
+        degraded_rate=_round(stats.degraded_rate),
+        p50_ms=_round(stats.p50_ms),
+        p95_ms=_round(stats.p95_ms),
+        p99_ms=_round(stats.p99_ms),
+    )
+
+
+def build_summary(obs: Observation, judgement: Judgement) -> Summary:
+    m = judgement.run_metrics
+    p = judgement.phases
+    return Summary(
+        scenario=obs.scenario,
+        backend=obs.backend,
+        resilience=_resilience(obs.resilience),
+        verdict=judgement.verdict,
+        fault_applied=judgement.fault_applied,
+        hypotheses=[
+            HypothesisSummary(
+                name=h.name, expect=h.expect, observed=_round(h.observed), passed=h.passed
+            )
+            for h in judgement.hypotheses
+        ],
+        phases=Phases(
+            steady=_phase(p["steady"]), fault=_phase(p["fault"]), recovery=_phase(p["recovery"])
+        ),
+        oracles=Oracles(
+            lost_writes=_count(m["lost_writes"]),
+            duplicate_writes=_count(m["duplicate_writes"]),
+            dm_order_violations=_count(m["dm_order_violations"]),
+            timeline_order_violations=_count(m["timeline_order_violations"]),
+            read_your_writes_violations=_count(m["read_your_writes_violations"]),
+            max_staleness_s=_round(m["max_staleness_s"]),
+        ),
+        breakers=[
+            BreakerEpisode(
+                service=e.service,
+                dependency=e.dependency,
+                opened_at_s=round(e.opened_at_s, DIGITS),
+                closed_at_s=_round(e.closed_at_s),
+            )
+            for e in breakers.episodes(obs)
+        ],
+        time_to_detect_s=_round(m["time_to_detect_s"]),
+        time_to_recover_s=_round(m["time_to_recover_s"]),
+    )
+
+
+def _resilience(value: str) -> Literal["on", "off"]:
+    if value not in ("on", "off"):
+        raise ValueError(f"resilience is on or off, not {value!r}")
+    return "on" if value == "on" else "off"
+
+
+def build_details(obs: Observation, judgement: Judgement) -> dict[str, Any]:
+    """What the contract has no room for: how each fault really ran, where the phases begin and
+    end, the health thresholds behind time_to_recover_s, the oracle counts beyond the contract
+    ones (such as phantom writes), and the notes of the run."""
+    return {
+        "scenario": obs.scenario,
+        "duration_s": obs.duration_s,
+        "reason": judgement.reason,
+        "faults": [
+            {
+                "kind": f.kind,
+                "target": f.target,
+                "peer": f.peer,
+                "start_s": _round(f.start_s),
+                "end_s": _round(f.end_s),
+                "took_effect": f.took_effect,
+                "mechanism": f.mechanism,
+                "evidence": f.evidence,
+            }
+            for f in obs.faults
+        ],
+        "phases": {
+            name: {"start_s": _round(span.start_s), "end_s": _round(span.end_s)}
+            for name, span in phase_spans(obs).items()
+        },
+        "healthy": {"error_rate_below": HEALTHY_ERROR_RATE, "for_s": HEALTHY_WINDOW_S},
+        "oracles": {k: v for k, v in sorted(obs.oracles.items())},
+        "notes": list(obs.notes),
+    }
+
+
+def write_summary(path: Path, summary: Summary) -> None:
+    path.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
+
+
+def read_summary(path: Path) -> Summary:
+    return Summary.model_validate_json(path.read_text())
