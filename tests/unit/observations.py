@@ -38,6 +38,10 @@ def scenario(*hypotheses: dict[str, object], faults: int = 1) -> Scenario:
 
 def sample(t: float, error_rate: float = 0.0, **breakers: str) -> Sample:
     """A sample whose gateway breakers are as given (`timeline_1="open"`), others closed."""
+    return gateway_sample(t, breakers, error_rate)
+
+
+def gateway_sample(t: float, breakers: dict[str, str], error_rate: float = 0.0) -> Sample:
     states = {dep: breakers.get(dep.replace("-", "_"), CLOSED) for dep in GATEWAY_EDGES}
     return Sample(t, 50.0, error_rate, 0.0, {"gateway": states}, {})
 

@@ -13,7 +13,7 @@ from chaos import breakers
 from chaos.observation import Observation
 from chaos.report.summary import build_details, build_summary, read_summary, write_summary
 from chaos.verdict import judge
-from tests.unit.observations import sample, scenario, timeline_outage
+from tests.unit.observations import gateway_sample, sample, scenario, timeline_outage
 
 Number = StrictFloat | StrictInt
 
@@ -147,7 +147,7 @@ def test_details_hold_the_fault_evidence_the_contract_has_no_room_for() -> None:
 
 def episodes_of(*states: dict[str, str]) -> list[breakers.Episode]:
     obs = Observation("made-up", "local", "on", float(len(states)))
-    obs.samples = [sample(float(t), **s) for t, s in enumerate(states)]
+    obs.samples = [gateway_sample(float(t), s) for t, s in enumerate(states)]
     return breakers.episodes(obs)
 
 
