@@ -69,7 +69,7 @@ def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
         f"({writes.get('accepted', 0)} queued in an outbox), {writes.get('fail', 0)} failed, "
         f"{writes.get('unknown', 0)} unknown",
         f"  final audit: {snapshot['audit_state']}, {audit.get('read_back', 0)} acknowledged "
-        f"writes read back, {audit.get('unverified', 0)} unverified"
+        f"writes checked against the read-back, {audit.get('unverified', 0)} unverified"
         + ("" if audit.get("outbox_drained", True) else " (outboxes not drained)"),
         "  oracles:",
     ]

@@ -108,7 +108,7 @@ def rows(
                       f"{oracles.get('reads_checked', 0)} checked"))  # fmt: skip
     audit = oracles.get("audit", {})
     table.append(_row("oracle", "final audit", str(snapshot["audit_state"]),
-                      f"{audit.get('read_back', 0)} acknowledged writes read back, "
+                      f"{audit.get('read_back', 0)} acknowledged writes checked, "
                       f"{audit.get('unverified', 0)} unverified"))  # fmt: skip
     for endpoint in sorted(answers):
         count = degraded.get(endpoint, 0)

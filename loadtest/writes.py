@@ -37,8 +37,9 @@ class Write:
         return self.outcome == "ok" and self.status == CREATED
 
     def where(self) -> str:
-        place = f"to {self.peer}" if self.f == "dm" else ""
-        return f"{self.f} {self.key} by {self.account} ({self.device}) {place}".strip()
+        what = f"post {self.post_id}" if self.post_id is not None else self.f
+        to = f" to {self.peer}" if self.peer else ""
+        return f"{what} [k:{self.key}] by {self.account} on {self.device}{to}"
 
 
 class WriteLog:

@@ -1,16 +1,21 @@
-"""Short headless Locust runs against the real local stack, with no fault: no request fails and
-no oracle finds a violation, live or in the final audit, closed loop and open loop alike; the
-history the run wrote gives the same verdict when checked again."""
+"""Short headless Locust runs against the real local stack. With no fault no request fails and
+no oracle finds a violation, live or in the final audit, closed loop and open loop alike, and
+the history the run wrote gives the same verdict when checked again. Posts taken away behind the
+app's back are found missing, and the run fails."""
 
+import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from failwhale.layout import LocalLayout
 from loadtest.history import read_history
 from loadtest.oracles import check
-from tests.integration.loadgen import run_headless
+from tests.integration.loadgen import locust, run_headless
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -67,3 +72,54 @@ def test_a_clean_open_loop_run_keeps_its_rate_with_no_violation(
     assert report["dropped_arrivals"] == 0
     # 20 actions/s for about 15 s (users start within the first second), each a request or two
     assert report["locust"]["requests"] > 20 * 10
+
+
+def acknowledged_posts(history: Path) -> list[int]:
+    """Post ids the run so far has been given a 201 for (from its history file)."""
+    if not history.exists():
+        return []
+    ids = []
+    for line in history.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line still being written
+        if event["f"] == "post" and event["type"] == "ok" and event["value"]["status"] == 201:
+            ids.append(int(event["value"]["id"]))
+    return ids
+
+
+def test_posts_lost_behind_the_apps_back_are_found_and_fail_the_run(
+    layout: LocalLayout, store: redis.Redis, tmp_path: Path
+) -> None:
+    history, report = tmp_path / "history.jsonl", tmp_path / "report.json"
+    command = locust(
+        layout.gateway_url, "--headless", "--users", "8", "--spawn-rate", "8", "--run-time",
+        "25s", "--only-summary", "--think-time", "0.3", "--history-file", str(history),
+        "--oracle-report", str(report),
+    )  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lost: list[int] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(lost) < 3 and time.monotonic() < deadline:
+            time.sleep(1)
+            for post_id in acknowledged_posts(history)[:3]:
+                if post_id in lost:
+                    continue
+                author_id = json.loads(store.get(f"posts:{post_id}") or "{}").get("author_id")
+                store.zrem(f"posts:user:{author_id}", post_id)
+                store.delete(f"posts:{post_id}")
+                lost.append(post_id)
+        output, _ = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert len(lost) == 3, "the run acknowledged too few posts to take any away"
+    assert process.returncode == 1, output[-3000:]
+    oracles = json.loads(report.read_text())["oracles"]
+    assert oracles["lost_writes"] == 3, oracles["examples"]
+    assert all(str(post_id) in " ".join(oracles["examples"]["lost_writes"]) for post_id in lost)
+    assert "ORACLE   lost_writes" in output
+    assert "verdict: " in output and "VIOLATIONS" in output
