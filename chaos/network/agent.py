@@ -124,20 +124,27 @@ def cleanup(spec: dict[str, Any]) -> dict[str, Any]:
         code, out = run(qdisc_command("del", []))
         (failures if code else removed).append(qdisc + (f": {out}" if code else ""))
     hook = spec.get("hook")
-    if hook:
-        removed.append(clear_hook(hook["port"], hook["header"], hook["token"]))
+    if hook and (cleared := clear_hook(hook["port"], hook["header"], hook["token"])):
+        removed.append(cleared)
     return {"removed": removed, "failures": failures}
 
 
-def clear_hook(port: int, header: str, token: str) -> str:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/internal/faults", method="DELETE", headers={header: token}
-    )
+def clear_hook(port: int, header: str, token: str) -> str | None:
+    """Clear the fault hook's plan if one is active (it would revert by itself when its
+    duration runs out); None when there was none, or no hook (redis, a service with it off)."""
+    url = f"http://127.0.0.1:{port}/internal/faults"
     try:
-        with urllib.request.urlopen(request, timeout=3) as answer:
-            return f"fault hook cleared ({answer.status})"
-    except Exception as exc:  # off (404), not an HTTP service, not answering: nothing to clear
-        return f"fault hook not cleared: {exc}"
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={header: token}), timeout=3
+        ) as answer:
+            active = json.loads(answer.read())
+        if active.get("remaining_s", 0) <= 0:
+            return None
+        request = urllib.request.Request(url, method="DELETE", headers={header: token})
+        with urllib.request.urlopen(request, timeout=3):
+            return f"fault hook plan cleared: {active}"
+    except Exception:  # off (404), not an HTTP service, not answering: nothing to clear
+        return None
 
 
 def show(spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,241 @@
+"""The docker backend: the containers of one compose project, found by its labels and nothing
+else. Kill, stop, pause and restart go through the Docker API; latency, loss and partitions
+through a helper container in the target's network namespace; injected errors through the
+services' fault hook; CPU load as busy loops run inside the target (so they share its cgroup)."""
+
+import os
+import time
+from typing import Any
+
+from docker.client import DockerClient, from_env
+from docker.errors import APIError, DockerException, NotFound
+from docker.models.containers import Container
+
+from chaos.backends import docker_faults, docker_net
+from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, fault_id
+from chaos.backends.docker_helpers import Helpers
+from chaos.backends.hook import HookError, HookPlans
+from chaos.journal import Journal
+from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
+from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+SERVICE_PORT = 8000
+REDIS_PORT = 6379
+READY_TIMEOUT_S = 60.0
+CALLER = "failwhale-chaos"
+
+# Calls the fault hook from inside the target with the standard library (docker exec).
+HOOK_CALL = """
+import sys, urllib.error, urllib.request
+method, body, header, token = sys.argv[1:5]
+request = urllib.request.Request(
+    "http://127.0.0.1:8000/internal/faults", method=method,
+    data=None if body == "null" else body.encode(),
+    headers={header: token, "content-type": "application/json"})
+try:
+    answer = urllib.request.urlopen(request, timeout=5)
+    status, data = answer.status, answer.read()
+except urllib.error.HTTPError as exc:
+    status, data = exc.code, exc.read()
+print(status)
+print(data.decode())
+"""
+
+
+def default_project() -> str:
+    return os.environ.get("COMPOSE_PROJECT_NAME") or "failwhale"
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(
+        self,
+        project: str | None = None,
+        journal: Journal | None = None,
+        client: DockerClient | None = None,
+    ) -> None:
+        self.project = project or default_project()
+        self.journal = journal or Journal.for_scope("docker", self.project)
+        try:
+            self.client = client or from_env()
+            self.client.ping()
+        except DockerException as exc:
+            raise FaultError(f"the Docker daemon does not answer: {exc}") from exc
+        self.helpers = Helpers(self.client, self.project)
+        self.hooks = HookPlans(self)
+        self.ready_timeout_s = READY_TIMEOUT_S
+        self._netem: bool | None = None
+
+    # -- the project's containers ------------------------------------------------------------
+
+    def containers(self) -> dict[str, Container]:
+        """Service name -> container, for this compose project only."""
+        found = self.client.containers.list(
+            all=True, filters={"label": f"{COMPOSE_PROJECT}={self.project}"}
+        )
+        return {c.labels[COMPOSE_SERVICE]: c for c in found if COMPOSE_SERVICE in c.labels}
+
+    def container(self, service: str) -> Container:
+        labels = [f"{COMPOSE_PROJECT}={self.project}", f"{COMPOSE_SERVICE}={service}"]
+        found = self.client.containers.list(all=True, filters={"label": labels})
+        if not found:
+            raise FaultError(f"no container for {service} in compose project {self.project}")
+        container: Container = found[0]
+        return container
+
+    def owned(self, container_id: str) -> Container | None:
+        """The container, if it still exists and belongs to this project (a journal may name a
+        container that was removed and whose id means nothing now)."""
+        try:
+            container: Container = self.client.containers.get(container_id)
+        except NotFound:
+            return None
+        return container if container.labels.get(COMPOSE_PROJECT) == self.project else None
+
+    def network(self, container: Container) -> str:
+        networks: dict[str, Any] = container.attrs["NetworkSettings"]["Networks"]
+        own = [n for n in networks if n.startswith(self.project)]
+        return (own or list(networks))[0]
+
+    def address(self, container: Container) -> str:
+        container.reload()
+        networks: dict[str, Any] = container.attrs["NetworkSettings"]["Networks"]
+        address: str = networks[self.network(container)]["IPAddress"]
+        return address
+
+    @staticmethod
+    def port(service: str) -> int:
+        return REDIS_PORT if service == "redis" else SERVICE_PORT
+
+    # -- the runner's interface ----------------------------------------------------------------
+
+    @property
+    def gateway_url(self) -> str:
+        ports = self.container("gateway").attrs["NetworkSettings"]["Ports"] or {}
+        bound = ports.get(f"{SERVICE_PORT}/tcp") or []
+        if not bound:
+            raise FaultError(f"the gateway of {self.project} publishes no port")
+        return f"http://127.0.0.1:{bound[0]['HostPort']}"
+
+    def services(self) -> dict[str, str]:
+        urls = {}
+        for name, container in self.containers().items():
+            scheme = "redis" if name == "redis" else "http"
+            if container.status == "running":
+                urls[name] = f"{scheme}://{self.address(container)}:{self.port(name)}"
+        return urls
+
+    def check(self, spec: Fault) -> str | None:
+        names = [spec.target] + ([spec.peer] if isinstance(spec, Partition) else [])
+        present = self.containers()
+        for name in names:
+            if name not in present:
+                return f"no container for {name} in compose project {self.project}"
+        if isinstance(spec, Latency | Loss | Partition):
+            return self.helpers.image_missing()
+        if isinstance(spec, HttpErrors):
+            if spec.target == "redis":
+                return "redis has no fault hook: http-errors needs an HTTP service"
+            try:
+                status, _ = self.call(spec.target, "GET", None)
+            except HookError:
+                return None  # not running now: the runner may start it before the run
+            if status == 404:
+                return (
+                    f"the fault hook is off on {spec.target}: run it with FAILWHALE_FAULT_HOOK=on"
+                )
+        return None
+
+    def apply(self, spec: Fault) -> AppliedFault:
+        fid = fault_id(spec)
+        if reason := self.check(spec):
+            return NotApplied(spec, fid, "refused", self.journal, reason)
+        if isinstance(spec, Kill | Stop | Pause | Restart):
+            return docker_faults.apply_state(self, spec, fid)
+        if isinstance(spec, HttpErrors):
+            return docker_faults.apply_errors(self, spec, fid)
+        if isinstance(spec, Cpu):
+            return docker_faults.apply_cpu(self, spec, fid)
+        return docker_net.apply_network(self, spec, fid)
+
+    def sweep(self) -> list[str]:
+        from chaos.sweep import sweep_docker
+
+        return sweep_docker(self)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- shared by faults and sweep ------------------------------------------------------------
+
+    def has_netem(self) -> bool:
+        """Whether the kernel has netem: tried once on the loopback of a throwaway namespace."""
+        if self._netem is None:
+            override = os.environ.get("FAILWHALE_CHAOS_LATENCY", "auto")
+            if override in ("netem", "delay-proxy"):
+                self._netem = override == "netem"
+            else:
+                out = self.client.containers.run(
+                    self.helpers.image,
+                    ["sh", "-c", "tc qdisc add dev lo root netem delay 1ms && echo yes; true"],
+                    remove=True,
+                    network_mode="none",
+                    cap_add=["NET_ADMIN"],
+                    labels=self.helpers.labels("netem-probe"),
+                )
+                self._netem = b"yes" in out
+        return self._netem
+
+    def wait_ready(self, container: Container) -> tuple[bool, float]:
+        """Run the container's own healthcheck command until it passes (docker's health status
+        lags by an interval)."""
+        began = time.monotonic()
+        test = (container.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
+        while time.monotonic() - began < self.ready_timeout_s:
+            container.reload()
+            if container.status == "running":
+                if not test or test == ["NONE"]:
+                    return True, time.monotonic() - began
+                command = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+                try:
+                    code, _ = container.exec_run(command)
+                except APIError:
+                    code = 1
+                if code == 0:
+                    return True, time.monotonic() - began
+            time.sleep(0.3)
+        return False, time.monotonic() - began
+
+    def keys(self, container: Container) -> TokenKeys:
+        env = dict(e.split("=", 1) for e in container.attrs["Config"].get("Env") or [] if "=" in e)
+        return TokenKeys(
+            env.get("FAILWHALE_TOKEN_SECRET", DEV_TOKEN_SECRET),
+            env.get("FAILWHALE_INTERNAL_SECRET", DEV_INTERNAL_SECRET),
+        )
+
+    def token(self, container: Container) -> str:
+        return issue_service_token(self.keys(container), CALLER)
+
+    def call(self, service: str, method: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+        """The fault hook of `service`, called from inside its container."""
+        import json
+
+        container = self.container(service)
+        if container.status != "running":
+            raise HookError(f"{service} is {container.status}: its fault hook cannot be reached")
+        argv = [method, json.dumps(body), SERVICE_HEADER, self.token(container)]
+        code, out = container.exec_run(["python3", "-c", HOOK_CALL, *argv])
+        lines = out.decode(errors="replace").splitlines()
+        if code or not lines:
+            raise HookError(f"calling the fault hook of {service} failed: {out[-300:]!r}")
+        try:
+            return int(lines[0]), json.loads("\n".join(lines[1:]) or "null")
+        except ValueError:
+            return int(lines[0]), "\n".join(lines[1:])
+
+    def undo(self, undo: dict[str, Any]) -> str:
+        return docker_faults.undo(self, undo)

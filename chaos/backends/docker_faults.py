@@ -1,0 +1,261 @@
+"""The docker backend's container faults (kill, stop, pause, restart), injected errors through
+the fault hook, and CPU load; and the undo of every journal entry the docker backend writes."""
+
+import shlex
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+
+from chaos.backends.base import AppliedFault, NotApplied
+from chaos.backends.hook import HookError, HookPart
+from chaos.journal import Entry
+from chaos.scenario import Cpu, HttpErrors, Kill, Pause, Restart, Stop
+
+if TYPE_CHECKING:
+    from chaos.backends.docker import DockerBackend
+
+STOP_TIMEOUT_S = 10
+CPU_PIDFILE = "/tmp/failwhale-chaos-cpu-{id}.pids"
+BUSY = "echo $$ >> {pidfile}; while :; do :; done"
+# Kills only processes that still are our busy loops (a pid in a stale file may be reused).
+CPU_KILL = (
+    'for f in {files}; do [ -e "$f" ] || continue; for p in $(cat "$f"); do '
+    'grep -q "while :" /proc/$p/cmdline 2>/dev/null && kill -9 $p && echo killed $p; done; '
+    'rm -f "$f"; done; true'
+)
+CPU_ALL = "/tmp/failwhale-chaos-cpu-*.pids"
+
+
+def apply_state(
+    backend: "DockerBackend", spec: Kill | Stop | Pause | Restart, fid: str
+) -> AppliedFault:
+    began = time.monotonic()
+    container = backend.container(spec.target)
+    if container.status != "running":
+        reason = f"{spec.target} is {container.status}, not running"
+        return NotApplied(spec, fid, "docker", backend.journal, reason)
+    was_started = container.attrs["State"]["StartedAt"]
+    action = "unpause" if isinstance(spec, Pause) else "ensure-running"
+    undo = {"action": action, "container": container.id}
+    backend.journal.record(
+        Entry(
+            fid, spec.fault, spec.target, "docker", undo, expires_at=time.time() + spec.duration_s
+        )
+    )
+    try:
+        if isinstance(spec, Kill):
+            container.kill()
+        elif isinstance(spec, Stop):
+            container.stop(timeout=STOP_TIMEOUT_S)
+        elif isinstance(spec, Pause):
+            container.pause()
+        else:
+            container.restart(timeout=STOP_TIMEOUT_S)
+    except APIError as exc:
+        backend.journal.mark_reverted(fid, f"refused: {exc}")
+        return NotApplied(spec, fid, "docker", backend.journal, f"docker refused: {exc}")
+    backend.journal.update(fid, state="applied")
+    fault = ContainerState(spec, fid, backend, container, was_started)
+    fault.apply_s = time.monotonic() - began
+    return fault
+
+
+class ContainerState(AppliedFault):
+    WANTED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "kill": ("exited", "dead"),
+        "stop": ("exited",),
+        "pause": ("paused",),
+    }
+
+    def __init__(
+        self,
+        spec: Kill | Stop | Pause | Restart,
+        fid: str,
+        backend: "DockerBackend",
+        container: Container,
+        was_started: str,
+    ) -> None:
+        super().__init__(spec, fid, "docker", backend.journal)
+        self.backend, self.container, self.was_started = backend, container, was_started
+
+    def _verify(self) -> tuple[bool, str]:
+        self.container.reload()
+        state = self.container.attrs["State"]
+        status = state["Status"]
+        if isinstance(self.spec, Restart):
+            ok = status == "running" and state["StartedAt"] != self.was_started
+            return (
+                ok,
+                f"{self.target} is {status}, started at {state['StartedAt']} "
+                f"(before: {self.was_started})",
+            )
+        ok = status in self.WANTED[self.kind]
+        detail = f", exit code {state['ExitCode']}" if status == "exited" else ""
+        return ok, f"{self.target} container is {status}{detail}"
+
+    def _revert(self) -> str:
+        return self.backend.undo(
+            {
+                "action": "unpause" if isinstance(self.spec, Pause) else "ensure-running",
+                "container": self.container.id,
+            }
+        )
+
+
+# -- injected errors ---------------------------------------------------------------------------
+
+
+def apply_errors(backend: "DockerBackend", spec: HttpErrors, fid: str) -> AppliedFault:
+    began = time.monotonic()
+    undo = {"action": "clear-hook", "services": [spec.target]}
+    backend.journal.record(
+        Entry(
+            fid,
+            spec.fault,
+            spec.target,
+            "fault-hook",
+            undo,
+            expires_at=time.time() + spec.duration_s,
+        )
+    )
+    try:
+        part = HookPart(error_rate=spec.rate, duration_s=spec.duration_s)
+        backend.hooks.add(spec.target, fid, part)
+    except HookError as exc:
+        backend.journal.mark_reverted(fid, str(exc))
+        return NotApplied(spec, fid, "fault-hook", backend.journal, str(exc))
+    backend.journal.update(fid, state="applied")
+    fault = InjectedErrors(spec, fid, backend)
+    fault.apply_s = time.monotonic() - began
+    return fault
+
+
+class InjectedErrors(AppliedFault):
+    def __init__(self, spec: HttpErrors, fid: str, backend: "DockerBackend") -> None:
+        super().__init__(spec, fid, "fault-hook", backend.journal)
+        self.backend = backend
+
+    def _verify(self) -> tuple[bool, str]:
+        assert isinstance(self.spec, HttpErrors)
+        active = self.backend.hooks.active(self.target)
+        ok = active["error_rate"] >= self.spec.rate and active["remaining_s"] > 0
+        return ok, (
+            f"fault hook on {self.target}: error rate {active['error_rate']}, "
+            f"{active['remaining_s']:.0f} s left, {active['injected']} answers injected so far"
+        )
+
+    def _revert(self) -> str:
+        self.backend.hooks.remove(self.target, self.id)
+        return f"fault hook cleared on {self.target}"
+
+
+# -- CPU ---------------------------------------------------------------------------------------
+
+
+def apply_cpu(backend: "DockerBackend", spec: Cpu, fid: str) -> AppliedFault:
+    began = time.monotonic()
+    container = backend.container(spec.target)
+    pidfile = CPU_PIDFILE.format(id=fid)
+    undo = {"action": "cpu", "container": container.id, "pidfile": pidfile}
+    backend.journal.record(
+        Entry(fid, "cpu", spec.target, "busy-loop", undo, expires_at=time.time() + spec.duration_s)
+    )
+    # `timeout` ends each loop after the duration even if the runner dies; the launcher waits
+    # for them so that they are reaped (the service is PID 1 and reaps nobody).
+    loop = (
+        f"timeout -s KILL {spec.duration_s:.0f} sh -c {shlex.quote(BUSY.format(pidfile=pidfile))}"
+    )
+    launcher = f"for i in $(seq {spec.workers}); do {loop} & done; wait"
+    try:
+        container.exec_run(["sh", "-c", launcher], detach=True)
+    except APIError as exc:
+        backend.journal.mark_reverted(fid, str(exc))
+        return NotApplied(spec, fid, "busy-loop", backend.journal, f"docker exec refused: {exc}")
+    backend.journal.update(fid, state="applied")
+    fault = BusyLoops(spec, fid, backend, container, pidfile)
+    fault.apply_s = time.monotonic() - began
+    return fault
+
+
+class BusyLoops(AppliedFault):
+    """Busy loops inside the target container: they share its cgroup, so they compete with the
+    service for the CPU it is allowed."""
+
+    def __init__(
+        self, spec: Cpu, fid: str, backend: "DockerBackend", container: Container, pidfile: str
+    ) -> None:
+        super().__init__(spec, fid, "busy-loop", backend.journal)
+        self.backend, self.container, self.pidfile = backend, container, pidfile
+
+    def _verify(self) -> tuple[bool, str]:
+        assert isinstance(self.spec, Cpu)
+        ticks = (
+            'for p in $(cat {f} 2>/dev/null); do echo $p $(cut -d" " -f14,15 /proc/$p/stat); done'
+        )
+        ticks = ticks.format(f=self.pidfile)
+        time.sleep(0.3)  # the launcher may still be starting them
+        _, out = self.container.exec_run(["sh", "-c", f"{ticks}; echo --; sleep 0.5; {ticks}"])
+        before, _, after = out.decode().partition("--")
+        first, second = _ticks(before), _ticks(after)
+        burning = [p for p, t in second.items() if p in first and t > first[p]]
+        ok = len(burning) >= self.spec.workers
+        return ok, f"{len(burning)}/{self.spec.workers} busy loops burning CPU in {self.target}"
+
+    def _revert(self) -> str:
+        return self.backend.undo(
+            {"action": "cpu", "container": self.container.id, "pidfile": self.pidfile}
+        )
+
+
+def _ticks(text: str) -> dict[str, int]:
+    found = {}
+    for line in text.strip().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            found[parts[0]] = int(parts[1]) + int(parts[2])
+    return found
+
+
+# -- undo (revert and sweep) -------------------------------------------------------------------
+
+
+def undo(backend: "DockerBackend", undo: dict[str, Any]) -> str:
+    action = undo.get("action")
+    if action == "clear-hook":
+        for service in undo["services"]:
+            try:
+                backend.hooks.clear(service)
+            except HookError as exc:
+                return f"fault hook not cleared: {exc}"
+        return f"fault hook cleared on {', '.join(undo['services'])}"
+    if action == "net":
+        from chaos.backends.docker_net import undo_network
+
+        return undo_network(backend, undo)
+    container = backend.owned(str(undo.get("container")))
+    if container is None:
+        return "container gone or not ours: nothing to undo"
+    if action == "cpu":
+        if container.status != "running":
+            return f"{container.name} is {container.status}: its busy loops are gone"
+        container.exec_run(["sh", "-c", CPU_KILL.format(files=undo["pidfile"])])
+        return f"busy loops ended in {container.name}"
+    return ensure_running(backend, container)
+
+
+def ensure_running(backend: "DockerBackend", container: Container) -> str:
+    container.reload()
+    was = container.status
+    try:
+        if was == "paused":
+            container.unpause()
+        elif was != "running":
+            container.start()
+    except (APIError, NotFound) as exc:
+        return f"could not start {container.name} ({was}): {exc}"
+    ready, waited = backend.wait_ready(container)
+    return f"{container.name} was {was}, now running; " + (
+        f"ready after {waited:.1f} s" if ready else f"NOT ready after {waited:.0f} s"
+    )

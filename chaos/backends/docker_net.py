@@ -1,0 +1,298 @@
+"""Network faults of the docker backend, held by a helper container in the target's network
+namespace: latency (netem where the kernel has it, else the delay relay behind a REDIRECT of the
+service port), loss (iptables `statistic`), partitions (DROP both ways for the peer's address).
+Every rule carries the fault's marker in its comment, so a sweep finds what a dead run left."""
+
+import random
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+from docker.models.containers import Container
+
+from chaos.backends.base import AppliedFault, NotApplied
+from chaos.backends.docker_helpers import MARKER_PREFIX, HelperError
+from chaos.journal import Entry
+from chaos.scenario import Latency, Loss, Partition
+
+if TYPE_CHECKING:
+    from chaos.backends.docker import DockerBackend
+
+PROBES = 5
+
+
+def comment(marker: str) -> list[str]:
+    return ["-m", "comment", "--comment", marker]
+
+
+def latency_plan(
+    port: int, delay_ms: float, jitter_ms: float, marker: str, netem: bool, relay_port: int
+) -> dict[str, Any]:
+    if netem:
+        # netem delays everything the target sends, its answers included.
+        jitter = [f"{jitter_ms:g}ms"] if jitter_ms else []
+        return {"qdisc": ["netem", "delay", f"{delay_ms:g}ms", *jitter], "rules": []}
+    relay = {
+        "port": relay_port,
+        "upstream_port": port,
+        "delay_ms": delay_ms,
+        "jitter_ms": jitter_ms,
+    }
+    tcp = ["-p", "tcp", "--dport", str(port)]
+    return {
+        "relay": relay,
+        "rules": [
+            # New connections to the service port go through the relay...
+            [
+                "nat",
+                "-A",
+                "PREROUTING",
+                *tcp,
+                *comment(marker),
+                "-j",
+                "REDIRECT",
+                "--to-ports",
+                str(relay_port),
+            ],
+            # ...and connections opened before the REDIRECT (conntrack keeps their path) are
+            # reset, so that pooled keep-alive connections reconnect through it. Redirected
+            # packets reach INPUT with the relay's port, and the relay's own connection to the
+            # service comes over lo: neither matches.
+            [
+                "filter",
+                "-I",
+                "INPUT",
+                "!",
+                "-i",
+                "lo",
+                *tcp,
+                *comment(marker),
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ],
+        ],
+    }
+
+
+def loss_plan(percent: float, marker: str) -> dict[str, Any]:
+    probability = f"{percent / 100:.4f}"
+    return {
+        "rules": [
+            [
+                "filter",
+                "-I",
+                "INPUT",
+                "!",
+                "-i",
+                "lo",
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                probability,
+                *comment(marker),
+                "-j",
+                "DROP",
+            ],
+        ]
+    }
+
+
+def partition_plan(peer_address: str, marker: str) -> dict[str, Any]:
+    return {
+        "rules": [
+            # Nothing from the peer gets in: its connections and its answers time out.
+            ["filter", "-I", "INPUT", "-s", peer_address, *comment(marker), "-j", "DROP"],
+            # Nothing more goes out on connections already open (no request slips through
+            # one way). New connections are left to time out on the peer's SYN-ACK: a DROP of
+            # the target's own SYN would fail its connect at once (EPERM), unlike a partition.
+            [
+                "filter",
+                "-I",
+                "OUTPUT",
+                "-d",
+                peer_address,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "ESTABLISHED,RELATED",
+                *comment(marker),
+                "-j",
+                "DROP",
+            ],
+        ]
+    }
+
+
+def apply_network(
+    backend: "DockerBackend", spec: Latency | Loss | Partition, fid: str
+) -> AppliedFault:
+    began = time.monotonic()
+    target = backend.container(spec.target)
+    if target.status != "running":
+        reason = f"{spec.target} is {target.status}: its network cannot be shaped"
+        return NotApplied(spec, fid, "iptables", backend.journal, reason)
+    marker = f"{MARKER_PREFIX}:{fid}"
+    holder = f"{backend.project}-chaos-{fid}"
+    prober = holder + "-probe" if isinstance(spec, Latency) else None
+    port = backend.port(spec.target)
+    peer = None
+    if isinstance(spec, Latency):
+        netem = backend.has_netem()
+        mechanism = "netem" if netem else "delay-proxy"
+        relay_port = random.randrange(20_000, 30_000)
+        plan = latency_plan(port, spec.delay_ms, spec.jitter_ms, marker, netem, relay_port)
+    elif isinstance(spec, Loss):
+        mechanism, plan = "iptables", loss_plan(spec.percent, marker)
+    else:
+        peer = backend.container(spec.peer)
+        mechanism, plan = "iptables", partition_plan(backend.address(peer), marker)
+    undo = {
+        "action": "net",
+        "container": target.id,
+        "marker": marker,
+        "holder": holder,
+        "prober": prober,
+        "qdisc": bool(plan.get("qdisc")),
+    }
+    backend.journal.record(
+        Entry(
+            fid,
+            spec.fault,
+            spec.target,
+            mechanism,
+            undo,
+            peer=spec.peer if isinstance(spec, Partition) else None,
+            expires_at=time.time() + spec.duration_s,
+        )
+    )
+    probe = None
+    try:
+        if prober is not None:
+            lifetime = spec.duration_s + 60
+            helper = backend.helpers.prober(prober, fid, backend.network(target), lifetime)
+            probe = Probe(backend, helper, backend.address(target), port, spec.target)
+            probe.baseline_ms = probe.median_ms()
+        helper = backend.helpers.hold(
+            holder, fid, target, {"marker": marker, "duration_s": spec.duration_s, **plan}
+        )
+    except HelperError as exc:
+        reason = f"{mechanism} could not be applied: {exc}"
+        undo_network(backend, undo)
+        backend.journal.mark_reverted(fid, reason)
+        return NotApplied(spec, fid, mechanism, backend.journal, reason)
+    backend.journal.update(fid, state="applied")
+    fault = NetworkFault(spec, fid, mechanism, backend, helper, plan, undo, probe, peer)
+    fault.apply_s = time.monotonic() - began
+    return fault
+
+
+class Probe:
+    """Times fresh requests to the target from a helper on the project network."""
+
+    def __init__(
+        self, backend: "DockerBackend", helper: Container, host: str, port: int, service: str
+    ):
+        self.backend, self.helper = backend, helper
+        kind = "redis" if service == "redis" else "http"
+        self.spec = {"command": "probe", "host": host, "port": port, "count": PROBES,
+                     "kind": kind, "timeout_s": 10.0}  # fmt: skip
+        self.baseline_ms = 0.0
+
+    def median_ms(self) -> float:
+        times = [t for t in self.backend.helpers.exec(self.helper, self.spec) if t is not None]
+        if not times:
+            raise HelperError(f"no probe of {self.spec['host']}:{self.spec['port']} answered")
+        return float(statistics.median(times))
+
+
+class NetworkFault(AppliedFault):
+    def __init__(
+        self,
+        spec: Latency | Loss | Partition,
+        fid: str,
+        mechanism: str,
+        backend: "DockerBackend",
+        helper: Container,
+        plan: dict[str, Any],
+        undo: dict[str, Any],
+        probe: Probe | None,
+        peer: Container | None,
+    ) -> None:
+        super().__init__(spec, fid, mechanism, backend.journal)
+        self.backend, self.helper, self.plan, self.undo = backend, helper, plan, undo
+        self.probe, self.peer_container = probe, peer
+
+    def _verify(self) -> tuple[bool, str]:
+        shown = self.backend.helpers.exec(
+            self.helper, {"command": "show", "marker": self.undo["marker"]}
+        )
+        rules = shown["rules"]
+        in_place = len(rules) == len(self.plan["rules"])
+        if self.plan.get("qdisc"):
+            in_place = in_place and "netem" in shown["qdisc"]
+        where = f"{len(rules)}/{len(self.plan['rules'])} rules in {self.target}'s namespace"
+        if not in_place:
+            return False, f"{self.mechanism}: only {where} (qdisc: {shown['qdisc']!r})"
+        spec = self.spec
+        if isinstance(spec, Latency):
+            assert self.probe is not None
+            now = self.probe.median_ms()
+            added = now - self.probe.baseline_ms
+            ok = added >= 0.5 * max(spec.delay_ms - spec.jitter_ms, 0.25 * spec.delay_ms)
+            return ok, (
+                f"{self.mechanism}: requests to {self.target} measured {added:.0f} ms slower "
+                f"(median {now:.0f} ms, {self.probe.baseline_ms:.0f} ms before; asked "
+                f"{spec.delay_ms:g}±{spec.jitter_ms:g} ms)"
+            )
+        if isinstance(spec, Loss):
+            dropped = sum(r["packets"] for r in rules)
+            return (
+                True,
+                f"iptables statistic DROP of {spec.percent:g}% in place; {dropped} packets "
+                "dropped so far",
+            )
+        assert isinstance(spec, Partition) and self.peer_container is not None
+        address = self.backend.address(self.peer_container)
+        port = self.backend.port(spec.peer)
+        tried = self.backend.helpers.exec(
+            self.helper, {"command": "connect", "host": address, "port": port, "timeout_s": 1.5}
+        )
+        ok = tried["outcome"] == "timeout"
+        return ok, (
+            f"iptables DROP both ways between {self.target} and {spec.peer} ({address}); a "
+            f"connection from {self.target} to {spec.peer}:{port}: {tried['outcome']} "
+            f"after {tried['ms']:.0f} ms"
+        )
+
+    def _revert(self) -> str:
+        return undo_network(self.backend, self.undo)
+
+
+def undo_network(backend: "DockerBackend", undo: dict[str, Any]) -> str:
+    """Stop the holder (it undoes its rules on SIGTERM), drop the prober, and if the holder left
+    no clean report (killed, gone), clean the target's namespace by the fault's marker."""
+    if undo.get("prober"):
+        backend.helpers.remove(str(undo["prober"]))
+    report = backend.helpers.release(str(undo["holder"]))
+    if report is not None and not report.get("failures"):
+        relay = report["reverted"]
+        through = (
+            f"; the relay carried {relay['connections']} connections"
+            if "connections" in relay
+            else ""
+        )
+        return f"rules removed by the helper{through}"
+    target = backend.owned(str(undo["container"]))
+    if target is None or target.status not in ("running", "paused"):
+        return "the target's namespace is gone with its container: nothing left"
+    cleanup = {
+        "command": "cleanup",
+        "marker_prefix": undo["marker"],
+        "qdisc_kinds": ["netem"] if undo.get("qdisc") else [],
+    }
+    done = backend.helpers.once(str(undo["marker"]).split(":")[-1], target, cleanup)
+    return f"cleaned by marker: {len(done['removed'])} removed, failures: {done['failures']}"

@@ -1,0 +1,241 @@
+"""The local backend: the services as local processes (failwhale.localstack). Kill, stop, pause
+and restart are signals to a service's process group; latency, injected errors and partitions go
+through the services' fault hook; CPU load is busy-loop processes. The network of local
+processes cannot be shaped, so packet loss is refused, and so is any hook fault on Redis."""
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chaos.backends import local_faults as faults
+from chaos.backends import processes as proc
+from chaos.backends.base import AppliedFault, Fault, NotApplied, fault_id
+from chaos.backends.hook import HookError, HookPart, HookPlans
+from chaos.journal import Entry, Journal
+from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
+from failwhale.layout import LocalLayout
+from failwhale.localstack import LocalStack
+from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
+
+READY_TIMEOUT_S = 30.0
+CALLER = "failwhale-chaos"
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, stack: LocalStack, journal: Journal | None = None) -> None:
+        self.stack = stack
+        self.layout = stack.layout
+        self.journal = journal or Journal(
+            stack.workdir / "chaos" / "local.json",
+            {"backend": "local", "scope": str(stack.workdir.resolve())},
+        )
+        self.hooks = HookPlans(self)
+        self.ready_timeout_s = READY_TIMEOUT_S
+        # LocalStack is not thread-safe (its process table, its state file); overlapping
+        # faults may be applied and reverted from several threads.
+        self._lock = threading.RLock()
+        self._env: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def from_workdir(cls, workdir: Path, journal: Journal | None = None) -> "LocalBackend":
+        """The stack a `failwhale up --backend local` left in `workdir` (its stack.json)."""
+        import json
+
+        try:
+            layout = json.loads((workdir / "stack.json").read_text())["layout"]
+        except FileNotFoundError:
+            layout = {}
+        return cls(LocalStack(workdir, LocalLayout(**layout)), journal)
+
+    @property
+    def gateway_url(self) -> str:
+        return self.layout.gateway_url
+
+    def services(self) -> dict[str, str]:
+        urls = {spec.name: self.layout.url(spec.name) for spec in self.layout.services}
+        urls["redis"] = f"redis://{self.layout.host}:{self.layout.redis_port}"
+        return urls
+
+    # -- the runner's interface ----------------------------------------------------------------
+
+    def check(self, spec: Fault) -> str | None:
+        if isinstance(spec, Loss):
+            return "loss needs a network to shape; local processes have none (use --backend docker)"
+        hooked = isinstance(spec, Latency | HttpErrors | Partition)
+        sides = [spec.target, spec.peer] if isinstance(spec, Partition) else [spec.target]
+        if hooked and "redis" in sides:
+            return (
+                f"{spec.fault} on the local backend goes through the fault hook, and redis has "
+                "none (use --backend docker)"
+            )
+        if hooked:
+            for side in sides:
+                reason = self._hook_refusal(side)
+                if reason:
+                    return reason
+        return None
+
+    def apply(self, spec: Fault) -> AppliedFault:
+        fid = fault_id(spec)
+        if reason := self.check(spec):
+            return NotApplied(spec, fid, "refused", self.journal, reason)
+        if isinstance(spec, Kill | Stop | Pause | Restart):
+            return faults.apply_signal(self, spec, fid)
+        if isinstance(spec, Latency | HttpErrors | Partition):
+            return faults.apply_hook(self, spec, fid)
+        if isinstance(spec, Cpu):
+            return faults.apply_cpu(self, spec, fid)
+        return NotApplied(spec, fid, "refused", self.journal, f"no local {spec.fault} fault")
+
+    def sweep(self) -> list[str]:
+        from chaos.sweep import sweep_local
+
+        return sweep_local(self)
+
+    def close(self) -> None:
+        return None
+
+    # -- actions shared by the faults and the sweep -----------------------------------------
+
+    def record(self, entry: Entry) -> None:
+        self.journal.record(entry)
+
+    def pid(self, service: str) -> int | None:
+        with self._lock:
+            try:
+                return self.stack.pid(service)
+            except KeyError:
+                return None
+
+    def remember_env(self, service: str, pid: int) -> None:
+        """The FAILWHALE_* settings the process runs with (resilience on/off, secrets) that the
+        layout does not set, so that a restart runs it the same way."""
+        fixed = self.layout.environment(service) if service != "redis" else {}
+        env = proc.environment_of(pid)
+        self._env[service] = {
+            k: v for k, v in env.items() if k.startswith("FAILWHALE_") and k not in fixed
+        }
+
+    def start(self, service: str) -> str:
+        """Start the service if it is not running, and wait until it is ready."""
+        started = self.start_process(service)
+        if service == "redis":
+            return started  # start_redis waited for PING
+        ready, waited = proc.wait_ready(self.layout.url(service), self.ready_timeout_s)
+        return f"{started}, {'ready' if ready else 'NOT ready'} after {waited:.1f} s"
+
+    def start_process(self, service: str) -> str:
+        with self._lock:
+            pid = self.pid(service)
+            if pid is not None and proc.alive(pid):
+                return f"{service} running as pid {pid}"
+            if service == "redis":
+                self.stack.start_redis()
+            else:
+                saved = self.stack.env
+                self.stack.env = {**saved, **self._env.get(service, self._sibling_env(service))}
+                try:
+                    self.stack.start_service(service)
+                finally:
+                    self.stack.env = saved
+            return f"{service} started again as pid {self.pid(service)}"
+
+    def stop(self, service: str) -> None:
+        with self._lock:
+            self.stack.stop(service)
+
+    def kill(self, service: str) -> None:
+        with self._lock:
+            self.stack.send_signal(service, signal.SIGKILL)
+
+    def undo(self, undo: dict[str, Any]) -> str:
+        action = undo.get("action")
+        if action == "start":
+            return self.start(str(undo["service"]))
+        if action == "resume":
+            pid, start = int(undo["pid"]), undo.get("starttime")
+            if not proc.same_process(pid, start):
+                return f"pid {pid} is gone: nothing to resume"
+            os.killpg(pid, signal.SIGCONT)
+            return f"SIGCONT to process group {pid}"
+        if action == "clear-hook":
+            for service in undo["services"]:
+                self.hooks.clear(str(service))
+            return f"fault hook cleared on {', '.join(undo['services'])}"
+        if action == "kill-pids":
+            killed = []
+            for pid, start in undo["pids"]:
+                if proc.same_process(pid, start):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(str(pid))
+            return f"killed busy loops {', '.join(killed) or '(none left)'}"
+        return f"unknown undo {undo!r}"
+
+    # -- the fault hook ----------------------------------------------------------------------
+
+    def keys(self, service: str) -> TokenKeys:
+        """The secrets the service runs with (read from its process, so a stack started with
+        other secrets in another shell is reached all the same)."""
+        pid = self.pid(service)
+        env = proc.environment_of(pid) if pid else {}
+        return TokenKeys(
+            env.get(
+                "FAILWHALE_TOKEN_SECRET", os.environ.get("FAILWHALE_TOKEN_SECRET", DEV_TOKEN_SECRET)
+            ),
+            env.get(
+                "FAILWHALE_INTERNAL_SECRET",
+                os.environ.get("FAILWHALE_INTERNAL_SECRET", DEV_INTERNAL_SECRET),
+            ),
+        )
+
+    def credential(self, service: str, caller: str = CALLER) -> dict[str, str]:
+        return {SERVICE_HEADER: issue_service_token(self.keys(service), caller)}
+
+    def call(self, service: str, method: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+        url = self.layout.url(service) + "/internal/faults"
+        try:
+            answer = httpx.request(
+                method, url, json=body, headers=self.credential(service), timeout=5
+            )
+        except httpx.HTTPError as exc:
+            raise HookError(f"{service} does not answer on {url}: {exc!r}") from exc
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, answer.text
+
+    def hook_active(self, service: str) -> bool:
+        try:
+            status, body = self.call(service, "GET", None)
+        except HookError:
+            return False
+        return status == 200 and isinstance(body, dict) and body.get("remaining_s", 0) > 0
+
+    def hook_part(self, service: str, fid: str, part: HookPart) -> None:
+        self.hooks.add(service, fid, part)
+
+    def _hook_refusal(self, service: str) -> str | None:
+        try:
+            status, _ = self.call(service, "GET", None)
+        except HookError:
+            return None  # not up yet: the runner checks before it starts the stack
+        if status == 404:
+            return f"the fault hook is off on {service}: run it with FAILWHALE_FAULT_HOOK=on"
+        return None
+
+    def _sibling_env(self, service: str) -> dict[str, str]:
+        """Without the service's own environment (a sweep in another process), the settings of
+        any other service still running: one stack runs with one set of settings."""
+        for spec in self.layout.services:
+            pid = self.pid(spec.name)
+            if spec.name != service and pid is not None and proc.alive(pid):
+                self.remember_env(spec.name, pid)
+                return self._env.pop(spec.name)
+        return {}
