@@ -18,7 +18,6 @@ from chaos.report.html_parts import (
 )
 from chaos.report.plots import PLOTS
 from chaos.report.result import RunResult
-from chaos.report.summary import Summary
 
 HOW_TO_READ = """
 <div class="note">
@@ -43,13 +42,18 @@ def _count(value: int | None) -> str:
     return NA if value is None else str(value)
 
 
-def signals(summary: Summary) -> str:
+def signals(result: RunResult) -> str:
     """The signs of a dying system (latency, inconsistencies between devices, ordering,
     unavailable ancillary services, lost writes), each with the figures that show it."""
+    summary, faulted = result.summary, bool(result.obs.faults)
     o, p = summary.oracles, summary.phases
     opened = sorted({f"{b.service} → {b.dependency}" for b in summary.breakers})
     latency = (f"p99 {fmt('p99_ms', p.steady.p99_ms)} steady, {fmt('p99_ms', p.fault.p99_ms)} "
                f"during the fault, {fmt('p99_ms', p.recovery.p99_ms)} after")  # fmt: skip
+    during, shown = "during the fault", p.fault
+    if not faulted:
+        latency = f"p99 {fmt('p99_ms', p.steady.p99_ms)} (no fault in this run)"
+        during, shown = "in the steady state", p.steady
     rows = [
         ("Latency", "answers slow down", latency, False),
         ("Inconsistencies between devices", "one device sees what the other does not, or misses "
@@ -61,18 +65,30 @@ def signals(summary: Summary) -> str:
          f"{_count(o.timeline_order_violations)}",
          bool(o.dm_order_violations or o.timeline_order_violations)),
         ("Unavailable ancillary services", "parts of the app answer from a fallback, or not at all",
-         f"degraded answers during the fault {fmt('degraded_rate', p.fault.degraded_rate)}, "
-         f"errors {fmt('error_rate', p.fault.error_rate)}; breakers that opened: "
-         f"{e(', '.join(opened)) or 'none'}", False),
+         f"degraded answers {during} {fmt('degraded_rate', shown.degraded_rate)}, "
+         f"errors {fmt('error_rate', shown.error_rate)}{ancillary(result, during)}; breakers "
+         f"that opened: {e(', '.join(opened)) or 'none'}", False),
         ("Lost writes", "an acknowledged post or DM is gone, or applied twice",
          f"lost {_count(o.lost_writes)}, duplicates {_count(o.duplicate_writes)}",
          bool(o.lost_writes or o.duplicate_writes)),
     ]  # fmt: skip
     return table(
         ["signal", "what a user sees", "this run"],
-        [[f"<b>{name}</b>", e(what), shown] for name, what, shown, _ in rows],
+        [[f"<b>{name}</b>", e(what), figures] for name, what, figures, _ in rows],
         ["bad" if bad else "" for *_, bad in rows],
     )
+
+
+def ancillary(result: RunResult, during: str) -> str:
+    """How the trends service (the ancillary one) answered, when the load asked it."""
+    phase = "fault" if result.obs.faults else "steady"
+    parts = []
+    for name, phases in stats_by_request(result.obs).items():
+        if "/trends" in name:
+            st = phases[phase]
+            parts.append(f"{e(name)} {during}: errors {fmt('error_rate', st.error_rate)}, "
+                         f"degraded {fmt('degraded_rate', st.degraded_rate)}")  # fmt: skip
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def oracles_table(result: RunResult) -> str:
@@ -95,12 +111,15 @@ def oracles_table(result: RunResult) -> str:
 
 def header(result: RunResult) -> str:
     s = result.summary
+    applied = f"fault applied: {yes_no(s.fault_applied)}"
+    if not result.obs.faults and not result.scenario.method:
+        applied = "no fault: the steady state alone"
     return (
         f'<header><div class="badge {e(s.verdict)}">{e(s.verdict.upper())}</div>'
         f"<h1>{e(s.scenario)}</h1>"
         f'<p class="meta">backend <b>{e(s.backend)}</b> · resilience <b>{e(s.resilience)}</b> · '
         f"{result.obs.duration_s:.0f} s of load · {len(result.obs.requests)} requests · "
-        f"fault applied: {yes_no(s.fault_applied)}</p>"
+        f"{applied}</p>"
         f'<p class="reason">{e(result.judgement.reason)}</p>'
         f"<p>{e(result.scenario.description.strip())}</p></header>"
     )
@@ -119,7 +138,7 @@ def render_report(result: RunResult) -> str:
         header(result),
         HOW_TO_READ,
         "<h2>Signals of a dying system</h2>",
-        signals(s),
+        signals(result),
         "<h2>Hypotheses</h2>",
         hypotheses_table(result.judgement.hypotheses),
         "<h2>Phases</h2>",

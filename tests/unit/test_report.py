@@ -125,3 +125,20 @@ def test_default_run_folder_is_reports_utc_time_and_scenario() -> None:
     assert datetime.strptime(now.name[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC) <= datetime.now(
         UTC
     )
+
+
+def test_a_baseline_report_says_there_was_no_fault_instead_of_empty_phases() -> None:
+    obs = timeline_outage("on")
+    obs.faults = []
+    html = render_report(RunResult.of(scenario(*HYPOTHESES, faults=0), obs, plots=False))
+    assert "no fault: the steady state alone" in html
+    assert "(no fault in this run)" in html
+    assert "GET /v1/trends in the steady state: errors" in html
+
+
+def test_signals_with_violations_are_marked(result: RunResult) -> None:
+    obs = timeline_outage("off")  # four read-your-writes violations
+    html = render_report(RunResult.of(scenario(*HYPOTHESES, faults=2), obs, plots=False))
+    row = re.search(r'<tr class="bad"><td><b>Inconsistencies between devices</b>.*?</tr>', html)
+    assert row is not None and "read-your-writes violations 4" in row.group(0)
+    assert "<tr><td><b>Lost writes</b>" in html  # none lost: not marked
