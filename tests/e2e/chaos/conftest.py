@@ -1,0 +1,27 @@
+"""The docker backend on the session's compose stack (tests/e2e/conftest.py): a backend with a
+journal of its own, and a sweep after the tests whatever happened, so the stack is whole for
+the tests that follow and `compose down` finds no helper on its network."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos.backends.docker import DockerBackend
+from chaos.journal import Journal
+from tests.e2e.conftest import PROJECT
+
+
+@pytest.fixture(scope="session")
+def journal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chaos-journal")
+
+
+@pytest.fixture(scope="session")
+def docker_backend(gateway_url: str, journal_dir: Path) -> Iterator[DockerBackend]:
+    backend = DockerBackend(PROJECT, Journal.for_scope("docker", PROJECT, journal_dir))
+    try:
+        yield backend
+    finally:
+        backend.sweep()
+        backend.close()
