@@ -16,7 +16,18 @@ from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, fau
 from chaos.backends.docker_helpers import Helpers
 from chaos.backends.hook import HookError, HookPlans
 from chaos.journal import Journal
-from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
+from chaos.scenario import (
+    SERVICES,
+    Cpu,
+    HttpErrors,
+    Kill,
+    Latency,
+    Loss,
+    Partition,
+    Pause,
+    Restart,
+    Stop,
+)
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
 
@@ -125,7 +136,7 @@ class DockerBackend:
         urls = {}
         for name, container in self.containers().items():
             scheme = "redis" if name == "redis" else "http"
-            if container.status == "running":
+            if name in SERVICES and container.status == "running":
                 urls[name] = f"{scheme}://{self.address(container)}:{self.port(name)}"
         return urls
 

@@ -101,6 +101,17 @@ class Helpers:
         )
         return _last_json(out.decode())
 
+    def probe(self, fault: str, network: str, spec: dict[str, Any]) -> Any:
+        """Run one agent command in a short-lived helper on the project's network."""
+        out = self.client.containers.run(
+            self.image,
+            self.agent_command(spec),
+            remove=True,
+            network=network,
+            labels=self.labels(fault),
+        )
+        return _last_json(out.decode())
+
     def exec(self, helper: Container, spec: dict[str, Any]) -> Any:
         """Run one agent command in a running helper (cheaper than a new container)."""
         code, out = helper.exec_run(self.agent_command(spec))

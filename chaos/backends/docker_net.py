@@ -13,118 +13,15 @@ from docker.models.containers import Container
 from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.docker_helpers import MARKER_PREFIX, HelperError
 from chaos.journal import Entry
+from chaos.network.plans import latency_plan, loss_plan, partition_plan
 from chaos.scenario import Latency, Loss, Partition
 
 if TYPE_CHECKING:
     from chaos.backends.docker import DockerBackend
 
 PROBES = 5
-
-
-def comment(marker: str) -> list[str]:
-    return ["-m", "comment", "--comment", marker]
-
-
-def latency_plan(
-    port: int, delay_ms: float, jitter_ms: float, marker: str, netem: bool, relay_port: int
-) -> dict[str, Any]:
-    if netem:
-        # netem delays everything the target sends, its answers included.
-        jitter = [f"{jitter_ms:g}ms"] if jitter_ms else []
-        return {"qdisc": ["netem", "delay", f"{delay_ms:g}ms", *jitter], "rules": []}
-    relay = {
-        "port": relay_port,
-        "upstream_port": port,
-        "delay_ms": delay_ms,
-        "jitter_ms": jitter_ms,
-    }
-    tcp = ["-p", "tcp", "--dport", str(port)]
-    return {
-        "relay": relay,
-        "rules": [
-            # New connections to the service port go through the relay...
-            [
-                "nat",
-                "-A",
-                "PREROUTING",
-                *tcp,
-                *comment(marker),
-                "-j",
-                "REDIRECT",
-                "--to-ports",
-                str(relay_port),
-            ],
-            # ...and connections opened before the REDIRECT (conntrack keeps their path) are
-            # reset, so that pooled keep-alive connections reconnect through it. Redirected
-            # packets reach INPUT with the relay's port, and the relay's own connection to the
-            # service comes over lo: neither matches.
-            [
-                "filter",
-                "-I",
-                "INPUT",
-                "!",
-                "-i",
-                "lo",
-                *tcp,
-                *comment(marker),
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ],
-        ],
-    }
-
-
-def loss_plan(percent: float, marker: str) -> dict[str, Any]:
-    probability = f"{percent / 100:.4f}"
-    return {
-        "rules": [
-            [
-                "filter",
-                "-I",
-                "INPUT",
-                "!",
-                "-i",
-                "lo",
-                "-m",
-                "statistic",
-                "--mode",
-                "random",
-                "--probability",
-                probability,
-                *comment(marker),
-                "-j",
-                "DROP",
-            ],
-        ]
-    }
-
-
-def partition_plan(peer_address: str, marker: str) -> dict[str, Any]:
-    return {
-        "rules": [
-            # Nothing from the peer gets in: its connections and its answers time out.
-            ["filter", "-I", "INPUT", "-s", peer_address, *comment(marker), "-j", "DROP"],
-            # Nothing more goes out on connections already open (no request slips through
-            # one way). New connections are left to time out on the peer's SYN-ACK: a DROP of
-            # the target's own SYN would fail its connect at once (EPERM), unlike a partition.
-            [
-                "filter",
-                "-I",
-                "OUTPUT",
-                "-d",
-                peer_address,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "ESTABLISHED,RELATED",
-                *comment(marker),
-                "-j",
-                "DROP",
-            ],
-        ]
-    }
+LOSS_PROBES = 10
+SLOW_MS = 200  # a lost SYN or segment costs a retransmit: 200 ms to 1 s
 
 
 def apply_network(
@@ -249,12 +146,7 @@ class NetworkFault(AppliedFault):
                 f"{spec.delay_ms:g}±{spec.jitter_ms:g} ms)"
             )
         if isinstance(spec, Loss):
-            dropped = sum(r["packets"] for r in rules)
-            return (
-                True,
-                f"iptables statistic DROP of {spec.percent:g}% in place; {dropped} packets "
-                "dropped so far",
-            )
+            return True, self._loss_evidence(spec)
         assert isinstance(spec, Partition) and self.peer_container is not None
         address = self.backend.address(self.peer_container)
         port = self.backend.port(spec.peer)
@@ -266,6 +158,24 @@ class NetworkFault(AppliedFault):
             f"iptables DROP both ways between {self.target} and {spec.peer} ({address}); a "
             f"connection from {self.target} to {spec.peer}:{port}: {tried['outcome']} "
             f"after {tried['ms']:.0f} ms"
+        )
+
+    def _loss_evidence(self, spec: Loss) -> str:
+        """A few fresh requests from the project's network, then the rule's drop counter:
+        evidence, not proof (at a small percentage a short probe may lose nothing)."""
+        target = self.backend.container(self.target)
+        probe = {"command": "probe", "host": self.backend.address(target), "count": LOSS_PROBES,
+                 "port": self.backend.port(self.target), "timeout_s": 2.0,
+                 "kind": "redis" if self.target == "redis" else "http"}  # fmt: skip
+        times = self.backend.helpers.probe(self.id, self.backend.network(target), probe)
+        hurt = sum(1 for t in times if t is None or t >= SLOW_MS)
+        shown = self.backend.helpers.exec(
+            self.helper, {"command": "show", "marker": self.undo["marker"]}
+        )
+        dropped = sum(r["packets"] for r in shown["rules"])
+        return (
+            f"iptables statistic DROP of {spec.percent:g}% in place; {hurt}/{LOSS_PROBES} probe "
+            f"requests failed or took {SLOW_MS} ms or more; {dropped} packets dropped so far"
         )
 
     def _revert(self) -> str:
