@@ -162,12 +162,14 @@ class LoadRun:
         self.history.close()
         self.board.audit_state = "running"
         if wait:
-            self._audit()
+            self._audit(self.oracles, self.board)
         else:
-            gevent.spawn(self._audit)
+            gevent.spawn(self._audit, self.oracles, self.board)
 
-    def _audit(self) -> None:
-        plan = self.oracles.plan()
+    def _audit(self, oracles: Oracles, board: Scoreboard) -> None:
+        """Reads back what the run wrote and gives it to the run's oracles (a new run may have
+        started meanwhile: this one's oracles and scoreboard are passed in)."""
+        plan = oracles.plan()
         try:
             if plan.authors or plan.conversations:
                 timeout = self.settings.audit_timeout_s
@@ -180,13 +182,13 @@ class LoadRun:
                 log.warning("the gateway's outboxes were not empty when the audit read back")
             for unreadable in final.unreadable:
                 log.warning("audit: could not read back the %s", unreadable)
-            for violation in self.oracles.finish(final):
+            for violation in oracles.finish(final):
                 self._report(violation)
-            self.board.audit_state = "done"
+            board.audit_state = "done"
         except Exception:
             log.exception("the final audit failed")
-            self.board.audit_state = "failed"
-        self.board.oracles = self.oracles.report()
+            board.audit_state = "failed"
+        board.oracles = oracles.report()
 
     def snapshot(self) -> dict[str, Any]:
         if self.is_master:

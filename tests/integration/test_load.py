@@ -1,9 +1,11 @@
 """Short headless Locust runs against the real local stack. With no fault no request fails and
 no oracle finds a violation, live or in the final audit, closed loop and open loop alike, and
-the history the run wrote gives the same verdict when checked again. Posts taken away behind the
-app's back are found missing, and the run fails."""
+the history the run wrote gives the same verdict when checked again. Through a posts outage,
+writes answered 202 from the gateway's outbox all show up afterwards, and degraded answers are
+no violation. Posts taken away behind the app's back are found missing, and the run fails."""
 
 import json
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 import redis
 
 from failwhale.layout import LocalLayout
+from failwhale.localstack import LocalStack
 from loadtest.history import read_history
 from loadtest.oracles import check
 from tests.integration.loadgen import locust, run_headless
@@ -72,6 +75,33 @@ def test_a_clean_open_loop_run_keeps_its_rate_with_no_violation(
     assert report["dropped_arrivals"] == 0
     # 20 actions/s for about 15 s (users start within the first second), each a request or two
     assert report["locust"]["requests"] > 20 * 10
+
+
+def test_writes_queued_through_a_posts_outage_show_up_and_degraded_answers_are_no_violation(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    command = locust(
+        stack.layout.gateway_url, "--headless", "--users", "10", "--spawn-rate", "10",
+        "--run-time", "30s", "--only-summary", "--think-time", "0.3", "--oracle-report",
+        str(report), "--audit-timeout", "60",
+    )  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(10)
+        stack.send_signal("posts", signal.SIGSTOP)
+        time.sleep(8)
+    finally:
+        stack.send_signal("posts", signal.SIGCONT)
+        output, _ = process.communicate(timeout=240)
+    data = json.loads(report.read_text())
+    oracles = data["oracles"]
+    assert oracles["violations"] == 0, (oracles["examples"], output[-3000:])
+    assert oracles["writes"]["accepted"] > 0, "no write went to the outbox"
+    assert data["reasons"].get("posts=outbox", 0) >= oracles["writes"]["accepted"]
+    assert oracles["audit"]["outbox_drained"] is True
+    assert oracles["audit"]["unverified"] == 0
+    assert oracles["audit"]["read_back"] == oracles["writes"]["ok"]
 
 
 def acknowledged_posts(history: Path) -> list[int]:
