@@ -58,8 +58,10 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:
         dropped += int(snap["dropped_arrivals"])
         reports.append(report_from_dict(snap["oracles"]))
         states.add(str(snap["audit_state"]))
-    state = next((s for s in ("running", "failed") if s in states), None)
-    state = state or ("done" if states == {"done"} else "not run")
+    if "running" in states or "failed" in states:
+        state = "running" if "running" in states else "failed"
+    else:
+        state = "done" if states == {"done"} else "not run"
     oracles = combine(reports) if reports else OracleReport()
     return {
         "started": started,
