@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".local" / "chaos"
 
-State = Literal["applying", "applied", "reverted"]
+State = Literal["applying", "applied", "reverting", "reverted"]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 fault and hand back an `AppliedFault` that can show it took effect (`verify`) and undo it
 (`revert`), and undo whatever a killed runner left (`sweep`)."""
 
+import contextlib
 import secrets
 import threading
 import time
@@ -77,6 +78,9 @@ class AppliedFault(ABC):
             if self._reverted:
                 return
             began = time.monotonic()
+            # The dead-man timer leaves a fault being reverted to its runner.
+            with contextlib.suppress(KeyError):
+                self.journal.update(self.id, state="reverting")
             self.revert_evidence = self._revert()
             self.revert_s = time.monotonic() - began
             self.ended_at = time.time()

@@ -11,6 +11,7 @@ from docker.client import DockerClient, from_env
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
+from chaos import deadman
 from chaos.backends import docker_faults, docker_net
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, fault_id
 from chaos.backends.docker_helpers import Helpers
@@ -71,6 +72,8 @@ class DockerBackend:
     ) -> None:
         self.project = project or default_project()
         self.journal = journal or Journal.for_scope("docker", self.project)
+        # What a dead-man timer or a sweep in another process needs to rebuild this backend.
+        self.journal.origin.update(backend="docker", scope=self.project)
         try:
             self.client = client or from_env()
             self.client.ping()
@@ -165,13 +168,18 @@ class DockerBackend:
         fid = fault_id(spec)
         if reason := self.check(spec):
             return NotApplied(spec, fid, "refused", self.journal, reason)
+        fault: AppliedFault
         if isinstance(spec, Kill | Stop | Pause | Restart):
-            return docker_faults.apply_state(self, spec, fid)
-        if isinstance(spec, HttpErrors):
-            return docker_faults.apply_errors(self, spec, fid)
-        if isinstance(spec, Cpu):
-            return docker_faults.apply_cpu(self, spec, fid)
-        return docker_net.apply_network(self, spec, fid)
+            fault = docker_faults.apply_state(self, spec, fid)
+        elif isinstance(spec, HttpErrors):
+            fault = docker_faults.apply_errors(self, spec, fid)
+        elif isinstance(spec, Cpu):
+            fault = docker_faults.apply_cpu(self, spec, fid)
+        else:
+            fault = docker_net.apply_network(self, spec, fid)
+        if not isinstance(fault, NotApplied):
+            deadman.watch(self.journal)
+        return fault
 
     def sweep(self) -> list[str]:
         from chaos.sweep import sweep_docker

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from chaos import deadman
 from chaos.backends import local_faults as faults
 from chaos.backends import processes as proc
 from chaos.backends.base import AppliedFault, Fault, NotApplied, fault_id
@@ -36,6 +37,8 @@ class LocalBackend:
             stack.workdir / "chaos" / "local.json",
             {"backend": "local", "scope": str(stack.workdir.resolve())},
         )
+        # What a dead-man timer or a sweep in another process needs to rebuild this backend.
+        self.journal.origin.update(backend="local", scope=str(stack.workdir.resolve()))
         self.hooks = HookPlans(self)
         self.ready_timeout_s = READY_TIMEOUT_S
         # LocalStack is not thread-safe (its process table, its state file); overlapping
@@ -84,15 +87,20 @@ class LocalBackend:
 
     def apply(self, spec: Fault) -> AppliedFault:
         fid = fault_id(spec)
+        fault: AppliedFault
         if reason := self.check(spec):
             return NotApplied(spec, fid, "refused", self.journal, reason)
         if isinstance(spec, Kill | Stop | Pause | Restart):
-            return faults.apply_signal(self, spec, fid)
-        if isinstance(spec, Latency | HttpErrors | Partition):
-            return faults.apply_hook(self, spec, fid)
-        if isinstance(spec, Cpu):
-            return faults.apply_cpu(self, spec, fid)
-        return NotApplied(spec, fid, "refused", self.journal, f"no local {spec.fault} fault")
+            fault = faults.apply_signal(self, spec, fid)
+        elif isinstance(spec, Latency | HttpErrors | Partition):
+            fault = faults.apply_hook(self, spec, fid)
+        elif isinstance(spec, Cpu):
+            fault = faults.apply_cpu(self, spec, fid)
+        else:
+            return NotApplied(spec, fid, "refused", self.journal, f"no local {spec.fault} fault")
+        if not isinstance(fault, NotApplied):
+            deadman.watch(self.journal)
+        return fault
 
     def sweep(self) -> list[str]:
         from chaos.sweep import sweep_local

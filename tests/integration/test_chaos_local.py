@@ -269,6 +269,42 @@ def test_sweep_undoes_what_a_killed_runner_left(backend: LocalBackend) -> None:
     assert backend.journal.pending() == []
 
 
+DIES_MID_PAUSE = """
+import sys, time
+from pathlib import Path
+from chaos.backends.local import LocalBackend
+from chaos.journal import Journal
+from chaos.scenario import Pause
+workdir = Path(sys.argv[1])
+backend = LocalBackend.from_workdir(workdir, Journal(workdir / "chaos" / "local.json", {}))
+assert backend.apply(Pause(fault="pause", target="trends", at_s=0, duration_s=2)).verify()[0]
+print("applied", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_pause_reverts_on_its_own_when_its_runner_dies(backend: LocalBackend) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", DIES_MID_PAUSE, str(backend.stack.workdir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "FAILWHALE_CHAOS_GRACE_S": "1"},
+    ) as runner:
+        assert runner.stdout is not None
+        assert runner.stdout.readline().strip() == "applied"
+        runner.send_signal(signal.SIGKILL)
+    trends = backend.pid("trends")
+    assert trends is not None and proc.state(trends) == "T"
+    # 2 s of fault and the grace: 1 s here, or 10 s if a timer started by this module's own
+    # faults still watches the journal.
+    assert proc.wait_until(lambda: proc.state(trends) not in ("T", None), 30, 0.2)
+    [entry] = [e for e in backend.journal.entries() if e.target == "trends" and e.kind == "pause"][
+        -1:
+    ]
+    assert entry.state == "reverted" and "dead-man" in entry.note
+
+
 def _busy(path: Path) -> bool:
     try:
         return proc.CPU_TAG.encode() in path.read_bytes() and int(path.parent.name) != os.getpid()

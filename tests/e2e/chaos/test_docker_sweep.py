@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from docker.models.containers import Container
 import docker
 from chaos.backends.docker import DockerBackend
 from chaos.backends.docker_helpers import HELPER_IMAGE, HELPER_LABEL, MARKER_PREFIX, PROJECT_LABEL
+from chaos.journal import Journal
 from chaos.scenario import Kill
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -40,13 +42,27 @@ time.sleep(600)
 """
 
 
-def kill_a_runner_mid_fault(project: str, journal_dir: Path) -> None:
+DIES_MID_PAUSE = """
+import sys, time
+from pathlib import Path
+from chaos.backends import backend_for
+from chaos.scenario import Pause
+backend = backend_for("docker", project=sys.argv[1], journal_dir=Path(sys.argv[2]))
+assert backend.apply(Pause(fault="pause", target="trends", at_s=0, duration_s=3)).verify()[0]
+print("applied", flush=True)
+time.sleep(300)
+"""
+
+
+def kill_a_runner_mid_fault(
+    project: str, journal_dir: Path, script: str = RUNNER, **env: str
+) -> None:
     with subprocess.Popen(
-        [sys.executable, "-c", RUNNER, project, str(journal_dir)],
+        [sys.executable, "-c", script, project, str(journal_dir)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
     ) as runner:
         assert runner.stdout is not None
         assert runner.stdout.readline().strip() == "applied"
@@ -101,6 +117,23 @@ def test_sweep_without_the_journal_finds_everything_by_scanning(
     assert any("helper container" in line for line in done)
     assert any(MARKER_PREFIX in line for line in done)
     assert_all_ready(docker_backend)
+
+
+def test_a_paused_container_resumes_on_its_own_when_its_runner_dies(
+    docker_backend: DockerBackend, tmp_path: Path
+) -> None:
+    kill_a_runner_mid_fault(
+        docker_backend.project, tmp_path, DIES_MID_PAUSE, FAILWHALE_CHAOS_GRACE_S="1"
+    )
+    trends = docker_backend.container("trends")
+    assert trends.status == "paused"
+    deadline = time.monotonic() + 30  # 3 s of fault, 1 s of grace, and a loaded machine
+    while trends.status == "paused" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        trends.reload()
+    assert trends.status == "running"
+    [entry] = Journal.open(tmp_path / f"docker-{docker_backend.project}.json").entries()
+    assert entry.state == "reverted" and "dead-man" in entry.note
 
 
 @pytest.fixture
