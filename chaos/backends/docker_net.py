@@ -140,10 +140,13 @@ class NetworkFault(AppliedFault):
             now = self.probe.median_ms()
             added = now - self.probe.baseline_ms
             ok = added >= 0.5 * max(spec.delay_ms - spec.jitter_ms, 0.25 * spec.delay_ms)
+            said = self.backend.helpers.output(self.helper)
+            applied: dict[str, Any] = next((o["applied"] for o in said if "applied" in o), {})
+            aborted = f"; {applied['reset']} open connections aborted" if "reset" in applied else ""
             return ok, (
                 f"{self.mechanism}: requests to {self.target} measured {added:.0f} ms slower "
                 f"(median {now:.0f} ms, {self.probe.baseline_ms:.0f} ms before; asked "
-                f"{spec.delay_ms:g}±{spec.jitter_ms:g} ms)"
+                f"{spec.delay_ms:g}±{spec.jitter_ms:g} ms){aborted}"
             )
         if isinstance(spec, Loss):
             return True, self._loss_evidence(spec)

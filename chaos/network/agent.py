@@ -69,6 +69,8 @@ async def hold(spec: dict[str, Any]) -> int:
             if code:
                 raise RuntimeError(f"tc qdisc add {shlex.join(spec['qdisc'])}: {out}")
             undo.append(qdisc_command("del", []))
+        if spec.get("reset_port"):
+            report["reset"] = reset_connections(int(spec["reset_port"]))
         print(json.dumps({"applied": report}), flush=True)
         await wait(float(spec["duration_s"]))
         return 0
@@ -83,6 +85,16 @@ async def hold(spec: dict[str, Any]) -> int:
             report["delayed_chunks"] = relay.delayed_chunks
             await relay.close()
         print(json.dumps({"reverted": report, "failures": failures}), flush=True)
+
+
+def reset_connections(port: int) -> int:
+    """Abort the service's established connections (SOCK_DESTROY), except over lo: a client
+    pool sees an idle connection die and opens a new one (through the REDIRECT) before it sends
+    anything on it, instead of having its next request reset. Returns how many were aborted;
+    the kernel may lack SOCK_DESTROY, and then the REJECT rule does the job, less gently."""
+    code, out = run(["ss", "-K", "-tn", "state", "established",
+                     f"( sport = :{port} ) and not dst 127.0.0.1"])  # fmt: skip
+    return max(0, len(out.splitlines()) - 1) if code == 0 else 0
 
 
 async def wait(duration_s: float) -> None:

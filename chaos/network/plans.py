@@ -5,8 +5,10 @@ qdisc, or the delay relay. Pure functions: the rules can be read and tested with
 from typing import Any
 
 
-def comment(marker: str) -> list[str]:
-    return ["-m", "comment", "--comment", marker]
+def rule(table: str, op: str, chain: str, *spec: str, marker: str) -> list[str]:
+    """One iptables rule; the comment goes before the target (`-j`), where iptables lists it."""
+    at = spec.index("-j")
+    return [table, op, chain, *spec[:at], "-m", "comment", "--comment", marker, *spec[at:]]
 
 
 def latency_plan(
@@ -16,96 +18,46 @@ def latency_plan(
         # netem delays everything the target sends, its answers included.
         jitter = [f"{jitter_ms:g}ms"] if jitter_ms else []
         return {"qdisc": ["netem", "delay", f"{delay_ms:g}ms", *jitter], "rules": []}
-    relay = {
-        "port": relay_port,
-        "upstream_port": port,
-        "delay_ms": delay_ms,
-        "jitter_ms": jitter_ms,
-    }
-    tcp = ["-p", "tcp", "--dport", str(port)]
+    tcp = ("-p", "tcp", "--dport", str(port))
     return {
-        "relay": relay,
+        "relay": {
+            "port": relay_port,
+            "upstream_port": port,
+            "delay_ms": delay_ms,
+            "jitter_ms": jitter_ms,
+        },
+        # Connections opened before the REDIRECT keep their path (conntrack): the agent aborts
+        # them once the rules are in, so that client pools reconnect through the relay.
+        "reset_port": port,
         "rules": [
             # New connections to the service port go through the relay...
-            [
-                "nat",
-                "-A",
-                "PREROUTING",
-                *tcp,
-                *comment(marker),
-                "-j",
-                "REDIRECT",
-                "--to-ports",
-                str(relay_port),
-            ],
-            # ...and connections opened before the REDIRECT (conntrack keeps their path) are
-            # reset, so that pooled keep-alive connections reconnect through it. Redirected
-            # packets reach INPUT with the relay's port, and the relay's own connection to the
-            # service comes over lo: neither matches.
-            [
-                "filter",
-                "-I",
-                "INPUT",
-                "!",
-                "-i",
-                "lo",
-                *tcp,
-                *comment(marker),
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ],
+            rule("nat", "-A", "PREROUTING", *tcp, "-j", "REDIRECT", "--to-ports",
+                 str(relay_port), marker=marker),
+            # ...and a connection that escaped the abort is reset at its next packet. Redirected
+            # packets reach INPUT with the relay's port, and the relay's own connections to the
+            # service come over lo: neither matches.
+            rule("filter", "-I", "INPUT", "!", "-i", "lo", *tcp, "-j", "REJECT",
+                 "--reject-with", "tcp-reset", marker=marker),
         ],
-    }
+    }  # fmt: skip
 
 
 def loss_plan(percent: float, marker: str) -> dict[str, Any]:
     probability = f"{percent / 100:.4f}"
-    return {
-        "rules": [
-            [
-                "filter",
-                "-I",
-                "INPUT",
-                "!",
-                "-i",
-                "lo",
-                "-m",
-                "statistic",
-                "--mode",
-                "random",
-                "--probability",
-                probability,
-                *comment(marker),
-                "-j",
-                "DROP",
-            ],
-        ]
-    }
+    drop = ("-m", "statistic", "--mode", "random", "--probability", probability, "-j", "DROP")
+    # Only what comes in over the network: the container's own traffic over lo stays whole.
+    return {"rules": [rule("filter", "-I", "INPUT", "!", "-i", "lo", *drop, marker=marker)]}
 
 
 def partition_plan(peer_address: str, marker: str) -> dict[str, Any]:
     return {
         "rules": [
             # Nothing from the peer gets in: its connections and its answers time out.
-            ["filter", "-I", "INPUT", "-s", peer_address, *comment(marker), "-j", "DROP"],
-            # Nothing more goes out on connections already open (no request slips through
-            # one way). New connections are left to time out on the peer's SYN-ACK: a DROP of
-            # the target's own SYN would fail its connect at once (EPERM), unlike a partition.
-            [
-                "filter",
-                "-I",
-                "OUTPUT",
-                "-d",
-                peer_address,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "ESTABLISHED,RELATED",
-                *comment(marker),
-                "-j",
-                "DROP",
-            ],
+            rule("filter", "-I", "INPUT", "-s", peer_address, "-j", "DROP", marker=marker),
+            # Nothing more goes out on connections already open (no request slips through one
+            # way). New connections are left to time out on the peer's SYN-ACK: a DROP of the
+            # target's own SYN would fail its connect at once (EPERM), unlike a partition.
+            rule("filter", "-I", "OUTPUT", "-d", peer_address, "-m", "conntrack", "--ctstate",
+                 "ESTABLISHED,RELATED", "-j", "DROP", marker=marker),
         ]
-    }
+    }  # fmt: skip
