@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from chaos.cli import add_commands as add_chaos_commands
 from failwhale.localstack import LocalStack, StackError
 from failwhale.seed import run_seed
 
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--json", action="store_true", help="print the summary as JSON")
     seed.set_defaults(run=_seed)
+    add_chaos_commands(commands)
     return parser
 
 

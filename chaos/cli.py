@@ -1,0 +1,122 @@
+"""`failwhale chaos list|run|compare|sweep`: thin: parse, call the engine, print, choose the exit
+code (0 pass, 1 fail or invalid, 2 usage or setup error)."""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from chaos.backends import backend_for
+from chaos.backends.base import FaultError
+from chaos.report.folder import default_out_dir
+from chaos.runner import ChaosRun, Progress, SetupError
+from chaos.scenario import ScenarioError, catalogue, load_scenario, resolve
+from chaos.verdict import exit_code
+
+console = Console(stderr=True)
+
+
+def add_commands(commands: Any) -> None:
+    chaos = commands.add_parser("chaos", help="chaos scenarios: list, run, compare, sweep")
+    sub = chaos.add_subparsers(required=True, metavar="ACTION")
+
+    listing = sub.add_parser("list", help="the scenario catalogue, one line each")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_list)
+
+    run = sub.add_parser("run", help="run a scenario and write its report")
+    run.add_argument("scenario", metavar="NAME_OR_PATH")
+    _common(run)
+    run.add_argument("--resilience", choices=["on", "off"], default="on")
+    run.set_defaults(run=_run)
+
+    sweep = sub.add_parser("sweep", help="undo anything a killed run left behind")
+    sweep.add_argument("--backend", choices=["docker", "local"], default="docker")
+    sweep.set_defaults(run=_sweep)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=["docker", "local"], default="docker")
+    parser.add_argument("--out", type=Path, default=None, help="report folder")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _list(args: argparse.Namespace) -> int:
+    entries = []
+    for name, path in catalogue().items():
+        try:
+            entries.append((name, load_scenario(path).summary_line()))
+        except ScenarioError as exc:
+            entries.append((name, f"(invalid: {exc})"))
+    if args.json:
+        print(json.dumps([{"name": n, "description": d} for n, d in entries]))
+        return 0
+    width = max((len(n) for n, _ in entries), default=0)
+    for name, line in entries:
+        print(f"{name:<{width}}  {line}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(resolve(args.scenario))
+        backend = backend_for(args.backend)
+    except (ScenarioError, FaultError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    out = args.out or default_out_dir(scenario.name)
+    try:
+        with Live(console=console, refresh_per_second=2, transient=True) as live:
+            run = ChaosRun(scenario, backend, args.resilience, out, lambda p: live.update(_view(p)))
+            result = run.run()
+    except SetupError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    finally:
+        backend.close()
+    summary = result.summary
+    if args.json:
+        print(summary.model_dump_json())
+    colour = {"pass": "green", "fail": "red", "invalid": "yellow"}[summary.verdict]
+    console.print(f"[{colour}]{summary.verdict}[/{colour}]: {scenario.name}; report in {out}")
+    return exit_code(summary.verdict)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    try:
+        backend = backend_for(args.backend)
+    except FaultError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    try:
+        undone = backend.sweep()
+    finally:
+        backend.close()
+    for line in undone:
+        print(line)
+    console.print(f"swept: {len(undone)} thing(s) undone")
+    return 0
+
+
+def _view(progress: Progress) -> Table:
+    table = Table(show_header=False, box=None)
+    table.add_row("phase", progress.phase)
+    table.add_row("time", f"{progress.elapsed_s:.0f} s, {progress.left_s:.0f} s left")
+    table.add_row("faults", ", ".join(progress.active) or "none active")
+    sample = progress.sample
+    if sample is not None:
+        table.add_row("requests", f"{sample.rps:.0f}/s")
+        table.add_row("errors", f"{sample.error_rate:.1%}")
+        table.add_row("degraded", f"{sample.degraded_rate:.1%}")
+        opened = [
+            f"{svc}->{dep} {state}"
+            for svc, deps in sample.breakers.items()
+            for dep, state in deps.items()
+            if state != "closed"
+        ]
+        table.add_row("breakers", ", ".join(opened) or "all closed")
+    return table

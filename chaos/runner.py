@@ -1,0 +1,157 @@
+"""Runs one scenario: checks it can run, seeds accounts, starts the load, applies each fault at
+its time, shows it took effect, reverts it at the end of its duration, observes throughout, and
+hands what it saw to the verdict and the report. Every applied fault is reverted in `finally`:
+on success, on errors and on Ctrl-C."""
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from chaos.backends.base import AppliedFault, Backend
+from chaos.load import LocustRun
+from chaos.observation import Observation, Sample
+from chaos.observer import Observer
+from chaos.report.folder import report_run
+from chaos.report.result import RunResult
+from chaos.scenario import Scenario
+from failwhale.seed import seed_stack
+
+VERIFY_EVERY_S = 0.5
+TICK_S = 0.1
+
+
+class SetupError(RuntimeError):
+    """The run cannot start (exit code 2): a fault the backend cannot do, no stack, ..."""
+
+
+@dataclass
+class Progress:
+    phase: str
+    elapsed_s: float
+    left_s: float
+    sample: Sample | None
+    active: list[str]
+
+
+Report = Callable[[Progress], None]
+
+
+class ChaosRun:
+    def __init__(
+        self,
+        scenario: Scenario,
+        backend: Backend,
+        resilience: str,
+        out: Path,
+        report: Report = lambda _: None,
+    ) -> None:
+        self.scenario = scenario
+        self.backend = backend
+        self.resilience = resilience
+        self.out = out
+        self.report = report
+        self.applied: list[AppliedFault] = []
+
+    def preflight(self) -> None:
+        refusals = [
+            f"{spec.fault} on {spec.target}: {reason}"
+            for spec in self.scenario.method
+            if (reason := self.backend.check(spec)) is not None
+        ]
+        if refusals:
+            raise SetupError("the backend cannot run this scenario:\n  " + "\n  ".join(refusals))
+        try:
+            status = httpx.get(f"{self.backend.gateway_url}/v1/status", timeout=5).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SetupError(f"no stack answers at {self.backend.gateway_url}: {exc}") from exc
+        if status.get("resilience") != self.resilience:
+            raise SetupError(
+                f"the stack runs with resilience {status.get('resilience')!r}, not "
+                f"{self.resilience!r}: restart it with FAILWHALE_RESILIENCE={self.resilience}"
+            )
+
+    def run(self) -> RunResult:
+        self.preflight()
+        self.out.mkdir(parents=True, exist_ok=True)
+        accounts = self.out / "accounts.json"
+        load = self.scenario.load
+        asyncio.run(seed_stack(self.backend.gateway_url, load.accounts, load.seed, accounts, False))
+        locust = LocustRun(self.backend.gateway_url, load, self.out, accounts)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        observer: Observer | None = None
+        try:
+            locust.start()
+            started = locust.started_at
+            observer = Observer(
+                self.backend.services(), locust.files.requests, locust.live, started
+            )
+            observer.start()
+            self._drive(started, observer)
+            locust.wait()
+        finally:
+            for fault in self.applied:
+                fault.revert()
+            if observer is not None:
+                observer.stop()
+            locust.stop()
+            signal.signal(signal.SIGTERM, previous)
+        observation = Observation(
+            scenario=self.scenario.name,
+            backend=self.backend.name,
+            resilience=self.resilience,
+            duration_s=load.duration_s,
+            requests=locust.requests(started),
+            samples=observer.samples,
+            faults=[fault.window(started) for fault in self.applied],
+            oracles=locust.oracle_counts(),
+        )
+        return report_run(self.scenario, observation, self.out)
+
+    def _drive(self, started: float, observer: Observer) -> None:
+        pending = sorted(self.scenario.method, key=lambda f: f.at_s)
+        duration = self.scenario.load.duration_s
+        next_report = 0.0
+        verified_at: dict[str, float] = {}  # a verification may be costly (a probe container)
+        while True:
+            now = time.time() - started
+            if now >= duration:
+                return
+            while pending and pending[0].at_s <= now:
+                self.applied.append(self.backend.apply(pending.pop(0)))
+            for fault in self.applied:
+                if fault.reverted:
+                    continue
+                if now >= fault.spec.end_s:
+                    fault.verify()  # a last look before it is undone
+                    fault.revert()
+                elif (
+                    not fault.took_effect and now - verified_at.get(fault.id, -9) >= VERIFY_EVERY_S
+                ):
+                    verified_at[fault.id] = now
+                    fault.verify()
+            if now >= next_report:
+                next_report = now + 1.0
+                self.report(self._progress(now, observer))
+            time.sleep(TICK_S)
+
+    def _progress(self, now: float, observer: Observer) -> Progress:
+        window = self.scenario.fault_window
+        if window is None or now < window[0]:
+            phase = "steady"
+        elif now < window[1]:
+            phase = "fault"
+        else:
+            phase = "recovery"
+        active = [f"{f.kind} {f.target}" for f in self.applied if not f.reverted]
+        left = max(0.0, self.scenario.load.duration_s - now)
+        return Progress(phase, now, left, observer.latest, active)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
