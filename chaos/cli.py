@@ -17,7 +17,7 @@ from chaos.runner import ChaosRun, Progress, SetupError
 from chaos.scenario import ScenarioError, catalogue, load_scenario, resolve
 from chaos.verdict import exit_code
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def add_commands(commands: Any) -> None:
@@ -36,11 +36,19 @@ def add_commands(commands: Any) -> None:
 
     sweep = sub.add_parser("sweep", help="undo anything a killed run left behind")
     sweep.add_argument("--backend", choices=["docker", "local"], default="docker")
+    _workdir(sweep)
     sweep.set_defaults(run=_sweep)
+
+
+def _workdir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="local backend: the stack's folder (.local)"
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["docker", "local"], default="docker")
+    _workdir(parser)
     parser.add_argument("--out", type=Path, default=None, help="report folder")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -64,9 +72,9 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(resolve(args.scenario))
-        backend = backend_for(args.backend)
+        backend = backend_for(args.backend, workdir=args.workdir)
     except (ScenarioError, FaultError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(exc)
         return 2
     out = args.out or default_out_dir(scenario.name)
     try:
@@ -74,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             run = ChaosRun(scenario, backend, args.resilience, out, lambda p: live.update(_view(p)))
             result = run.run()
     except SetupError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(exc)
         return 2
     finally:
         backend.close()
@@ -88,9 +96,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     try:
-        backend = backend_for(args.backend)
+        backend = backend_for(args.backend, workdir=args.workdir)
     except FaultError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(exc)
         return 2
     try:
         undone = backend.sweep()
@@ -100,6 +108,11 @@ def _sweep(args: argparse.Namespace) -> int:
         print(line)
     console.print(f"swept: {len(undone)} thing(s) undone")
     return 0
+
+
+def _error(problem: object) -> None:
+    console.print("[red]error:[/red] ", end="")
+    console.print(str(problem), markup=False, highlight=False)
 
 
 def _view(progress: Progress) -> Table:
