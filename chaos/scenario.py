@@ -196,7 +196,11 @@ class Scenario(Strict):
         return min(f.at_s for f in self.method), max(f.end_s for f in self.method)
 
     def summary_line(self) -> str:
-        return self.description.strip().splitlines()[0]
+        """The description's first clause, for one-line listings."""
+        first = self.description.strip().splitlines()[0]
+        for stop in (": ", ". "):
+            first = first.split(stop, 1)[0]
+        return first.rstrip(".")
 
 
 class ScenarioError(ValueError):
