@@ -23,7 +23,7 @@ define pytest
 	    if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests ($(1))" >&2; fi; exit $$rc; }
 endef
 
-.PHONY: help venv up down clean images up-local down-local seed load lint test test-unit \
+.PHONY: help venv up down clean images up-local down-local seed load chaos lint test test-unit \
 	test-integration test-e2e
 
 help:
@@ -73,6 +73,14 @@ OUT ?= reports/load
 load: venv ## short headless load on the stack that is up, oracle summary; fails on a violation
 	$(BIN)/python -m loadtest --host '$(HOST)' --users $(USERS) --duration $(DURATION) \
 	    --rate $(RATE) --think-time $(THINK) --out '$(OUT)' $(if $(ACCOUNTS),--accounts '$(ACCOUNTS)')
+
+SCENARIO ?=
+BACKEND ?= docker
+RESILIENCE ?= on
+
+chaos: venv ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND=docker|local] [RESILIENCE=on|off]
+	@test -n '$(SCENARIO)' || { echo "make chaos SCENARIO=<name>; the catalogue:"; $(BIN)/failwhale chaos list; exit 2; }
+	$(BIN)/failwhale chaos run '$(SCENARIO)' --backend $(BACKEND) --resilience $(RESILIENCE)
 
 lint: venv ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
