@@ -187,6 +187,8 @@ class DockerBackend:
         return sweep_docker(self)
 
     def close(self) -> None:
+        """The run is over: its reverted entries are history (the report has them)."""
+        self.journal.forget_reverted()
         self.client.close()
 
     # -- shared by faults and sweep ------------------------------------------------------------

@@ -8,6 +8,7 @@ import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
+from docker.errors import APIError
 from docker.models.containers import Container
 
 from chaos.backends.base import AppliedFault, NotApplied
@@ -69,14 +70,14 @@ def apply_network(
     probe = None
     try:
         if prober is not None:
-            lifetime = spec.duration_s + 60
+            lifetime = spec.duration_s + 30  # gone by itself soon after the dead-man's turn
             helper = backend.helpers.prober(prober, fid, backend.network(target), lifetime)
             probe = Probe(backend, helper, backend.address(target), port, spec.target)
             probe.baseline_ms = probe.median_ms()
         helper = backend.helpers.hold(
             holder, fid, target, {"marker": marker, "duration_s": spec.duration_s, **plan}
         )
-    except HelperError as exc:
+    except (HelperError, APIError) as exc:
         reason = f"{mechanism} could not be applied: {exc}"
         undo_network(backend, undo)
         backend.journal.mark_reverted(fid, reason)

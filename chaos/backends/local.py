@@ -108,7 +108,8 @@ class LocalBackend:
         return sweep_local(self)
 
     def close(self) -> None:
-        return None
+        """The run is over: its reverted entries are history (the report has them)."""
+        self.journal.forget_reverted()
 
     # -- actions shared by the faults and the sweep -----------------------------------------
 

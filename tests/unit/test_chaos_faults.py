@@ -16,7 +16,7 @@ from chaos.backends.local import LocalBackend
 from chaos.journal import Journal
 from chaos.network import agent
 from chaos.network.plans import latency_plan, loss_plan, partition_plan
-from chaos.scenario import HttpErrors, Kill, Latency, Loss, Partition
+from chaos.scenario import HttpErrors, Kill, Latency, Loss, Partition, Pause, Stop
 from failwhale.layout import LocalLayout
 from failwhale.localstack import LocalStack
 
@@ -166,6 +166,29 @@ class FakeContainer:
         self.id = self.name = name
         self.labels = labels
         self.status = status
+        self.attrs = {"State": {"StartedAt": "t0", "Status": status, "ExitCode": 0}}
+        self.journal: Journal | None = None
+        self.actions: list[str] = []
+
+    def _act(self, action: str, status: str) -> None:
+        # The journal must say what is being done, and how to undo it, before it is done.
+        assert self.journal is not None
+        [entry] = self.journal.pending()
+        assert entry.state == "applying" and entry.undo["container"] == self.id
+        self.actions.append(action)
+        self.status = self.attrs["State"]["Status"] = status
+
+    def kill(self) -> None:
+        self._act("kill", "exited")
+
+    def stop(self, timeout: int) -> None:
+        self._act("stop", "exited")
+
+    def pause(self) -> None:
+        self._act("pause", "paused")
+
+    def reload(self) -> None:
+        pass
 
 
 class FakeDocker:
@@ -231,3 +254,29 @@ def test_docker_refuses_network_faults_without_the_helper_image(
 ) -> None:
     spec = Latency(fault="latency", target="posts", at_s=0, duration_s=5, delay_ms=100)
     assert "helper image" in (docker_backend.check(spec) or "")
+
+
+@pytest.mark.parametrize(
+    ("spec", "action", "undo"),
+    [
+        (Kill(fault="kill", target="posts", at_s=0, duration_s=5), "kill", "ensure-running"),
+        (Stop(fault="stop", target="posts", at_s=0, duration_s=5), "stop", "ensure-running"),
+        (Pause(fault="pause", target="posts", at_s=0, duration_s=5), "pause", "unpause"),
+    ],
+    ids=["kill", "stop", "pause"],
+)
+def test_a_container_fault_is_journaled_before_docker_is_asked(
+    docker_backend: DockerBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    spec: Any,
+    action: str,
+    undo: str,
+) -> None:
+    monkeypatch.setenv("FAILWHALE_CHAOS_DEADMAN", "off")
+    posts = docker_backend.container("posts")
+    posts.journal = docker_backend.journal
+    fault = docker_backend.apply(spec)
+    assert posts.actions == [action]
+    assert fault.verify()[0]
+    [entry] = docker_backend.journal.entries()
+    assert (entry.state, entry.undo["action"], entry.mechanism) == ("applied", undo, "docker")
