@@ -12,9 +12,11 @@ from rich.table import Table
 
 from chaos.backends import backend_for
 from chaos.backends.base import FaultError
+from chaos.report.compare import report_compare
 from chaos.report.folder import default_out_dir
 from chaos.runner import ChaosRun, Progress, SetupError
 from chaos.scenario import ScenarioError, catalogue, load_scenario, resolve
+from chaos.stack_mode import ModeError, current_mode, switch_mode
 from chaos.verdict import exit_code
 
 console = Console(stderr=True, soft_wrap=True)
@@ -33,6 +35,13 @@ def add_commands(commands: Any) -> None:
     _common(run)
     run.add_argument("--resilience", choices=["on", "off"], default="on")
     run.set_defaults(run=_run)
+
+    compare = sub.add_parser(
+        "compare", help="run a scenario with resilience on, then off, and report side by side"
+    )
+    compare.add_argument("scenario", metavar="NAME_OR_PATH")
+    _common(compare)
+    compare.set_defaults(run=_compare)
 
     sweep = sub.add_parser("sweep", help="undo anything a killed run left behind")
     sweep.add_argument("--backend", choices=["docker", "local"], default="docker")
@@ -92,6 +101,47 @@ def _run(args: argparse.Namespace) -> int:
     colour = {"pass": "green", "fail": "red", "invalid": "yellow"}[summary.verdict]
     console.print(f"[{colour}]{summary.verdict}[/{colour}]: {scenario.name}; report in {out}")
     return exit_code(summary.verdict)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(resolve(args.scenario))
+        backend = backend_for(args.backend, workdir=args.workdir)
+    except (ScenarioError, FaultError) as exc:
+        _error(exc)
+        return 2
+    out = args.out or default_out_dir(f"{scenario.name}-compare")
+    results = {}
+    try:
+        started_in = current_mode(backend)
+        try:
+            for mode in ("on", "off"):
+                console.print(f"resilience {mode}: preparing the stack")
+                switch_mode(backend, mode, args.workdir)
+                with Live(console=console, refresh_per_second=2, transient=True) as live:
+                    run = ChaosRun(
+                        scenario, backend, mode, out / mode, lambda p: live.update(_view(p))
+                    )
+                    results[mode] = run.run()
+                console.print(f"resilience {mode}: {results[mode].summary.verdict}")
+        finally:
+            switch_mode(backend, started_in, args.workdir)
+    except (SetupError, ModeError) as exc:
+        _error(exc)
+        return 2
+    finally:
+        backend.close()
+    comparison = report_compare(scenario, results["on"].obs, results["off"].obs, out)
+    if args.json:
+        print(json.dumps(comparison.to_json()))
+    fault = comparison.ratios.get("fault", {})
+    for metric in ("error_rate", "p99_ms"):
+        r = fault.get(metric)
+        if r is not None:
+            ratio = "n/a" if r.off_over_on is None else f"x{r.off_over_on:.3g}"
+            console.print(f"fault {metric}: on {r.on}, off {r.off}, off/on {ratio}", markup=False)
+    console.print(f"verdicts: {comparison.verdicts}; report in {out}", markup=False)
+    return comparison.exit_code
 
 
 def _sweep(args: argparse.Namespace) -> int:
