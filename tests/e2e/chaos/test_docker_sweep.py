@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 from docker.models.containers import Container
 
-import docker
 from chaos.backends.docker import DockerBackend
 from chaos.backends.docker_helpers import HELPER_IMAGE, HELPER_LABEL, MARKER_PREFIX, PROJECT_LABEL
 from chaos.journal import Journal
