@@ -105,6 +105,7 @@ class LoadRun:
         self._pool: AccountPool | None = None
         self._users = 0
         self._logged = 0
+        self._auditing: gevent.Greenlet[..., None] | None = None
 
     @property
     def is_master(self) -> bool:
@@ -164,7 +165,12 @@ class LoadRun:
         if wait:
             self._audit(self.oracles, self.board)
         else:
-            gevent.spawn(self._audit, self.oracles, self.board)
+            self._auditing = gevent.spawn(self._audit, self.oracles, self.board)
+
+    def await_audit(self) -> None:
+        """Waits for an audit running in the background (quitting must not cut it short)."""
+        if self._auditing is not None and not self._auditing.ready():
+            self._auditing.join(timeout=2 * self.settings.audit_timeout_s + 15)
 
     def _audit(self, oracles: Oracles, board: Scoreboard) -> None:
         """Reads back what the run wrote and gives it to the run's oracles (a new run may have
@@ -253,6 +259,7 @@ def install(events: Events) -> None:
         if isinstance(environment.runner, WorkerRunner):
             return
         run.finish(wait=True)  # Ctrl-C before the run's end: audit now, before the verdict
+        run.await_audit()  # a UI run (--autostart, say) audits in the background
         snapshot = run.snapshot()
         if snapshot["oracles"]["violations"]:
             environment.process_exit_code = 1
