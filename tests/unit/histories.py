@@ -1,11 +1,12 @@
 """Made-up operation histories for the oracle tests, recorded through the real `History` with a
 clock that only moves when told to."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from loadtest.history import Event, EventType, History, tagged
 from loadtest.oracles import OracleReport, check
-from loadtest.readback import FinalReads
+from loadtest.readback import FinalReads, pair
 
 START = 1_800_000_000.0
 
@@ -108,7 +109,7 @@ class Scenario:
         self,
         account: str,
         author: str,
-        items: list[tuple[int, str | None]],
+        items: Sequence[tuple[int, str | None]],
         device: str = "1/1",
         next_id: int | None = None,
         before: int | None = None,
@@ -132,7 +133,7 @@ class Scenario:
         account: str,
         peer: str,
         after_seq: int,
-        items: list[tuple[int, str | None]],
+        items: Sequence[tuple[int, str | None]],
         device: str = "1/1",
         limit: int = 20,
         degraded: bool = False,
@@ -147,3 +148,41 @@ class Scenario:
 
     def check(self, final: FinalReads | None = None) -> OracleReport:
         return check(self.events, final)
+
+
+ZERO = {
+    "lost_writes": 0,
+    "duplicate_writes": 0,
+    "dm_order_violations": 0,
+    "timeline_order_violations": 0,
+    "read_your_writes_violations": 0,
+    "phantom_writes": 0,
+}
+
+
+def counts(report: OracleReport) -> dict[str, int]:
+    return {kind: getattr(report, kind) for kind in ZERO}
+
+
+def clean_run() -> tuple[Scenario, FinalReads]:
+    """Two accounts posting, reading, following and chatting; everything as it should be."""
+    s = Scenario()
+    k1, p1 = s.post("ann", device="1/1")
+    s.read_posts("ann", "ann", [(p1, k1)], device="1/1")
+    k2, p2 = s.post("ann", device="1/2", status=202)  # queued: visible later
+    s.read_posts("ann", "ann", [(p1, k1)], device="1/2")
+    s.follow("bob", "ann", device="2/1")
+    s.read_timeline("bob", [p2, p1], device="2/1")
+    s.read_timeline("bob", [p2, p1], device="2/2")
+    s.read_timeline("bob", [p1], device="2/1", before=p2)
+    d1 = s.dm("ann", "bob", seq=1, device="1/1")
+    s.read_dms("ann", "bob", 0, [(1, d1)], device="1/1")
+    d2 = s.dm("bob", "ann", seq=None, device="2/1", status=202)
+    d3 = s.dm("ann", "bob", seq=3, device="1/1")  # the queued DM was delivered as 2
+    s.read_dms("bob", "ann", 0, [(1, d1), (2, d2), (3, d3)], device="2/2")
+    s.read_dms("ann", "bob", 2, [(3, d3)], device="1/1")
+    final = FinalReads(
+        posts={"ann": [(p2, k2), (p1, k1)]},
+        conversations={pair("ann", "bob"): [(1, d1), (2, d2), (3, d3)]},
+    )
+    return s, final
