@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--headless",
         "--only-summary", "--users", str(args.users),
         "--spawn-rate", str(min(args.users, 10)), "--run-time", args.duration,
+        "--stop-timeout", "5",  # users finish the action in hand: fewer unknown outcomes
         "--rate", str(args.rate), "--think-time", str(args.think_time),
         "--history-file", str(args.out / "history.jsonl"),
         "--oracle-report", str(args.out / "report.json"),
