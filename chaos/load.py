@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -43,6 +43,18 @@ class LoadFiles:
     @property
     def log(self) -> Path:
         return self.folder / "locust.log"
+
+
+class LoadDriver(Protocol):
+    files: "LoadFiles"
+    started_at: float
+
+    def start(self) -> None: ...
+    def live(self) -> dict[str, Any] | None: ...
+    def wait(self) -> int: ...
+    def stop(self) -> None: ...
+    def requests(self, run_started_at: float) -> list[RequestRecord]: ...
+    def oracle_counts(self) -> dict[str, float]: ...
 
 
 class LocustRun:
@@ -114,30 +126,38 @@ class LocustRun:
             self.process.wait()
 
     def requests(self, run_started_at: float) -> list[RequestRecord]:
-        records: list[RequestRecord] = []
-        if not self.files.requests.exists():
-            return records
-        for line in self.files.requests.read_text().splitlines():
-            try:
-                raw = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a killed process
-            records.append(
-                RequestRecord(
-                    t=float(raw["t"]) - run_started_at,
-                    name=str(raw["name"]),
-                    latency_ms=float(raw["latency_ms"]),
-                    outcome=raw["outcome"],
-                )
-            )
-        return records
+        return read_requests(self.files, run_started_at)
 
     def oracle_counts(self) -> dict[str, float]:
-        if not self.files.oracles.exists():
-            return {}
-        data = json.loads(self.files.oracles.read_text())
-        counts = data.get("oracles", data)
-        return {k: float(v) for k, v in counts.items() if isinstance(v, int | float)}
+        return read_oracles(self.files)
+
+
+def read_requests(files: LoadFiles, run_started_at: float) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    if not files.requests.exists():
+        return records
+    for line in files.requests.read_text().splitlines():
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed process
+        records.append(
+            RequestRecord(
+                t=float(raw["t"]) - run_started_at,
+                name=str(raw["name"]),
+                latency_ms=float(raw["latency_ms"]),
+                outcome=raw["outcome"],
+            )
+        )
+    return records
+
+
+def read_oracles(files: LoadFiles) -> dict[str, float]:
+    if not files.oracles.exists():
+        return {}
+    data = json.loads(files.oracles.read_text())
+    counts = data.get("oracles", data)
+    return {k: float(v) for k, v in counts.items() if isinstance(v, int | float)}
 
 
 def _free_port() -> int:
