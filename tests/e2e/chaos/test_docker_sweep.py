@@ -132,7 +132,12 @@ def test_a_paused_container_resumes_on_its_own_when_its_runner_dies(
         time.sleep(0.5)
         trends.reload()
     assert trends.status == "running"
-    [entry] = Journal.open(tmp_path / f"docker-{docker_backend.project}.json").entries()
+    # The dead-man timer writes the journal just after it resumed the container.
+    journal = tmp_path / f"docker-{docker_backend.project}.json"
+    [entry] = Journal.open(journal).entries()
+    while entry.state != "reverted" and time.monotonic() < deadline + 10:
+        time.sleep(0.5)
+        [entry] = Journal.open(journal).entries()
     assert entry.state == "reverted" and "dead-man" in entry.note
 
 
