@@ -14,7 +14,8 @@ from types import FrameType
 import httpx
 
 from chaos.backends.base import AppliedFault, Backend
-from chaos.load import LocustRun
+from chaos.load import LoadDriver, LocustRun
+from chaos.load_master import MasterLoad, stack_locust_url
 from chaos.observation import Observation, Sample
 from chaos.observer import Observer
 from chaos.report.folder import report_run
@@ -76,13 +77,24 @@ class ChaosRun:
                 f"{self.resilience!r}: restart it with FAILWHALE_RESILIENCE={self.resilience}"
             )
 
+    def load_driver(self) -> LoadDriver:
+        """The stack's own Locust master where there is one (docker), else a Locust of our own
+        with a seeded set of accounts."""
+        load = self.scenario.load
+        project = getattr(self.backend, "project", None)
+        if self.backend.name == "docker" and project:
+            url = stack_locust_url(str(project))
+            if url is not None:
+                return MasterLoad(url, load, self.out)
+        accounts = self.out / "accounts.json"
+        asyncio.run(seed_stack(self.backend.gateway_url, load.accounts, load.seed, accounts, False))
+        return LocustRun(self.backend.gateway_url, load, self.out, accounts)
+
     def run(self) -> RunResult:
         self.preflight()
         self.out.mkdir(parents=True, exist_ok=True)
-        accounts = self.out / "accounts.json"
         load = self.scenario.load
-        asyncio.run(seed_stack(self.backend.gateway_url, load.accounts, load.seed, accounts, False))
-        locust = LocustRun(self.backend.gateway_url, load, self.out, accounts)
+        locust = self.load_driver()
         previous = signal.signal(signal.SIGTERM, _interrupt)
         observer: Observer | None = None
         try:
