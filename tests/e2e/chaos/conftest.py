@@ -10,11 +10,20 @@ import pytest
 from chaos.backends.docker import DockerBackend
 from chaos.journal import Journal
 from tests.e2e.conftest import PROJECT
+from tests.integration.chirp import settle_breakers
 
 
 @pytest.fixture(scope="session")
 def journal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chaos-journal")
+
+
+@pytest.fixture(autouse=True)
+def breakers_closed_after(gateway_url: str) -> Iterator[None]:
+    """A fault's effects outlive it for a while (a breaker waits its reset timeout): each test
+    leaves the gateway's breakers closed again, so no fault leaks into the next test."""
+    yield
+    settle_breakers(gateway_url, timeout_s=60)
 
 
 @pytest.fixture(scope="session")
