@@ -95,5 +95,6 @@ test-unit: venv ## in-process tests
 test-integration: venv ## real redis-server and uvicorn processes
 	$(call pytest,tests/integration -m integration)
 
+# The user journeys run first, on a stack no fault has touched; the chaos tests after them.
 test-e2e: images ## the compose stack, under its own project name and port
-	$(call pytest,tests/e2e -m e2e)
+	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_locust.py tests/e2e/chaos -m e2e)
