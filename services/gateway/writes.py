@@ -25,7 +25,71 @@ from services.gateway.relay import relay
 ACCEPTED = 202
 
 
-class PostWriter:
+class OutboxWriter:
+    """What posting and sending a DM share: the plain call with the layer off, the direct call
+    that remembers its answer under the client's key, and the 202 from the outbox."""
+
+    dependency = ""
+
+    def __init__(
+        self,
+        service: Downstream,
+        outbox: Outbox,
+        keys: GatewayKeys,
+        degradations: Degradations,
+        resilient: bool,
+    ) -> None:
+        self.service = service
+        self.outbox = outbox
+        self.keys = keys
+        self.degradations = degradations
+        self.resilient = resilient
+
+    async def _plain(self, path: str, token: str, text: str, client_key: str | None) -> Response:
+        headers = {HEADER: client_key} if client_key else {}
+        return relay(
+            await self.service.request(
+                "POST", path, user_token=token, json={"text": text}, headers=headers
+            )
+        )
+
+    async def _direct(
+        self,
+        user: User,
+        path: str,
+        token: str,
+        body: dict[str, object],
+        key: str,
+        client_key: str | None,
+        fp: str,
+    ) -> Response | None:
+        """The service's own answer, remembered for the client's key; None while it is away."""
+        try:
+            answer = await self.service.request(
+                "POST", path, user_token=token, json=body, headers={HEADER: key}
+            )
+        except DependencyUnavailable:
+            return None
+        if client_key:
+            await self.keys.remember(user.id, client_key, fp, 201, answer.json())
+        return relay(answer)
+
+    async def _accepted(
+        self, user: User, client_key: str | None, fp: str, body: dict[str, object]
+    ) -> Response:
+        if client_key:
+            await self.keys.remember(user.id, client_key, fp, ACCEPTED, body)
+        reason = self.degradations.served(self.dependency, "outbox")
+        return degraded_response(body, [reason], ACCEPTED)
+
+    async def _replayed(self, user: User, client_key: str | None, fp: str) -> Response | None:
+        earlier = await self.keys.recall(user.id, client_key, fp)
+        return None if earlier is None else replay(earlier, self.dependency, self.degradations)
+
+
+class PostWriter(OutboxWriter):
+    dependency = "posts"
+
     def __init__(
         self,
         posts: Downstream,
@@ -35,52 +99,29 @@ class PostWriter:
         degradations: Degradations,
         resilient: bool,
     ) -> None:
-        self.posts = posts
-        self.outbox = outbox
+        super().__init__(posts, outbox, keys, degradations, resilient)
         self.ids = ids
-        self.keys = keys
-        self.degradations = degradations
-        self.resilient = resilient
 
     async def create(self, user: User, token: str, text: str, client_key: str | None) -> Response:
         if not self.resilient:
-            headers = {HEADER: client_key} if client_key else {}
-            return relay(
-                await self.posts.request(
-                    "POST",
-                    "/internal/posts",
-                    user_token=token,
-                    json={"text": text},
-                    headers=headers,
-                )
-            )
+            return await self._plain("/internal/posts", token, text, client_key)
         fp = fingerprint({"text": text})
         async with self.keys.exclusive(user.id, client_key):
-            if (earlier := await self.keys.recall(user.id, client_key, fp)) is not None:
-                return replay(earlier, "posts", self.degradations)
+            if (earlier := await self._replayed(user, client_key, fp)) is not None:
+                return earlier
             key = client_key or f"gw-{uuid.uuid4()}"
             post_id = await self.ids.next()
-            try:
-                answer = await self.posts.request(
-                    "POST", "/internal/posts", user_token=token,
-                    json={"text": text, "id": post_id}, headers={HEADER: key},
-                )  # fmt: skip
-            except DependencyUnavailable:
-                pass
-            else:
-                if client_key:
-                    await self.keys.remember(user.id, client_key, fp, 201, answer.json())
-                return relay(answer)
+            body: dict[str, object] = {"text": text, "id": post_id}
+            direct = await self._direct(user, "/internal/posts", token, body, key, client_key, fp)
+            if direct is not None:
+                return direct
             await self.outbox.add(
                 {"id": str(post_id), "author_id": str(user.id), "author": user.handle,
                  "text": text, "key": key}
             )  # fmt: skip
             created = datetime.fromtimestamp(post_id_time_ms(post_id) / 1000, tz=UTC)
             post = Post(id=post_id, author=user.handle, text=text, created_at=created)
-            body = post.model_dump(mode="json")
-            if client_key:
-                await self.keys.remember(user.id, client_key, fp, ACCEPTED, body)
-            return degraded_response(body, [self.degradations.served("posts", "outbox")], ACCEPTED)
+            return await self._accepted(user, client_key, fp, post.model_dump(mode="json"))
 
     async def deliver(self, entry: dict[str, str]) -> None:
         body = {
@@ -89,71 +130,46 @@ class PostWriter:
             "author": entry["author"],
             "text": entry["text"],
         }
-        await self.posts.request(
+        await self.service.request(
             "POST", "/internal/outbox/posts", json=body, headers={HEADER: entry["key"]}
         )
 
 
-class DmWriter:
-    def __init__(
-        self,
-        dms: Downstream,
-        outbox: Outbox,
-        keys: GatewayKeys,
-        degradations: Degradations,
-        resilient: bool,
-    ) -> None:
-        self.dms = dms
-        self.outbox = outbox
-        self.keys = keys
-        self.degradations = degradations
-        self.resilient = resilient
+class DmWriter(OutboxWriter):
+    dependency = "dms"
 
     async def send(
         self, user: User, token: str, peer_id: int, text: str, client_key: str | None
     ) -> Response:
         path = f"/internal/conversations/{peer_id}/messages"
         if not self.resilient:
-            headers = {HEADER: client_key} if client_key else {}
-            return relay(
-                await self.dms.request(
-                    "POST", path, user_token=token, json={"text": text}, headers=headers
-                )
-            )
+            return await self._plain(path, token, text, client_key)
         fp = fingerprint({"to": peer_id, "text": text})
         cid = conversation_id(user.id, peer_id)
         pending = pending_key(cid)
         async with self.keys.exclusive(user.id, client_key):
-            if (earlier := await self.keys.recall(user.id, client_key, fp)) is not None:
-                return replay(earlier, "dms", self.degradations)
+            if (earlier := await self._replayed(user, client_key, fp)) is not None:
+                return earlier
             key = client_key or f"gw-{uuid.uuid4()}"
             # Behind messages still in the outbox, a new one waits its turn: order first.
             if await self.outbox.pending(pending) == 0:
-                try:
-                    answer = await self.dms.request(
-                        "POST", path, user_token=token, json={"text": text}, headers={HEADER: key}
-                    )
-                except DependencyUnavailable:
-                    pass
-                else:
-                    if client_key:
-                        await self.keys.remember(user.id, client_key, fp, 201, answer.json())
-                    return relay(answer)
+                body: dict[str, object] = {"text": text}
+                direct = await self._direct(user, path, token, body, key, client_key, fp)
+                if direct is not None:
+                    return direct
             await self.outbox.add(
                 {"sender_id": str(user.id), "sender": user.handle, "peer_id": str(peer_id),
                  "text": text, "key": key, "conversation_id": cid},
                 pending_key=pending,
             )  # fmt: skip
-            body: dict[str, object] = {
+            queued: dict[str, object] = {
                 "conversation_id": cid,
                 "seq": None,
                 "sender": user.handle,
                 "text": text,
                 "sent_at": datetime.fromtimestamp(time.time(), tz=UTC).isoformat(),
             }
-            if client_key:
-                await self.keys.remember(user.id, client_key, fp, ACCEPTED, body)
-            return degraded_response(body, [self.degradations.served("dms", "outbox")], ACCEPTED)
+            return await self._accepted(user, client_key, fp, queued)
 
     async def deliver(self, entry: dict[str, str]) -> None:
         body = {
@@ -162,7 +178,7 @@ class DmWriter:
             "peer_id": int(entry["peer_id"]),
             "text": entry["text"],
         }
-        await self.dms.request(
+        await self.service.request(
             "POST", "/internal/outbox/messages", json=body, headers={HEADER: entry["key"]}
         )
 
