@@ -14,8 +14,8 @@ import pytest
 from chaos.backends import backend_for
 from chaos.runner import ChaosRun
 from chaos.scenario import load_scenario
-from failwhale.layout import free_layout
 from failwhale.localstack import LocalStack
+from tests.integration.own_stack import own_stack
 
 pytestmark = pytest.mark.integration
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -27,12 +27,8 @@ CONTRACT = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("chaos-run"), free_layout())
-    local.up()
-    try:
+    with own_stack(tmp_path_factory.mktemp("chaos-run")) as local:
         yield local
-    finally:
-        local.down()
 
 
 def test_a_short_kill_scenario_passes_and_writes_its_report(

@@ -10,17 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from failwhale.layout import free_layout
 from failwhale.localstack import LocalStack
 from tests.integration.chirp import (
     Member,
     eventually,
-    follow,
     post,
     settle_breakers,
     sign_up,
     timeline_ids,
 )
+from tests.integration.own_stack import author_and_reader, own_stack
 from tests.integration.steady import BreakerWatch, SteadyStream
 
 pytestmark = pytest.mark.integration
@@ -31,12 +30,8 @@ KILL, PAUSE = signal.SIGKILL, signal.SIGSTOP
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A stack of its own: these tests kill its processes."""
-    local = LocalStack(tmp_path_factory.mktemp("resilience"), free_layout())
-    local.up()
-    try:
+    with own_stack(tmp_path_factory.mktemp("resilience")) as local:
         yield local
-    finally:
-        local.down()
 
 
 @pytest.fixture
@@ -47,12 +42,7 @@ def api(stack: LocalStack) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def pair(api: httpx.Client) -> tuple[Member, Member]:
-    """An author and a reader who follows them, with a post already fanned out."""
-    author, reader = sign_up(api, "author"), sign_up(api, "reader")
-    follow(api, reader, author)
-    first = post(api, author, "before the fault")
-    eventually(lambda: timeline_ids(api, reader), lambda ids: first["id"] in ids)
-    return author, reader
+    return author_and_reader(api, "before the fault")
 
 
 def fault(stack: LocalStack, name: str, how: signal.Signals) -> None:

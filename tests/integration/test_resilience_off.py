@@ -8,23 +8,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from failwhale.layout import free_layout
 from failwhale.localstack import LocalStack
-from tests.integration.chirp import Member, eventually, follow, post, sign_up, timeline_ids
+from tests.integration.chirp import Member
+from tests.integration.own_stack import author_and_reader, own_stack
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(
-        tmp_path_factory.mktemp("off"), free_layout(), env={"FAILWHALE_RESILIENCE": "off"}
-    )
-    local.up()
-    try:
+    with own_stack(tmp_path_factory.mktemp("off"), env={"FAILWHALE_RESILIENCE": "off"}) as local:
         yield local
-    finally:
-        local.down()
 
 
 @pytest.fixture
@@ -35,11 +29,7 @@ def api(stack: LocalStack) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def pair(api: httpx.Client) -> tuple[Member, Member]:
-    author, reader = sign_up(api, "author"), sign_up(api, "reader")
-    follow(api, reader, author)
-    first = post(api, author, "hello")
-    eventually(lambda: timeline_ids(api, reader), lambda ids: first["id"] in ids)
-    return author, reader
+    return author_and_reader(api, "hello")
 
 
 def test_status_says_the_layer_is_off(api: httpx.Client) -> None:
