@@ -23,7 +23,7 @@ define pytest
 	    if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests ($(1))" >&2; fi; exit $$rc; }
 endef
 
-.PHONY: help venv up down clean images up-local down-local seed load chaos lint test test-unit \
+.PHONY: help venv up down clean images up-local down-local seed load chaos lint test test-unit reliability \
 	test-integration test-e2e
 
 help:
@@ -98,3 +98,7 @@ test-integration: venv ## real redis-server and uvicorn processes
 # The user journeys run first, on a stack no fault has touched; the chaos tests after them.
 test-e2e: images ## the compose stack, under its own project name and port
 	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_locust.py tests/e2e/chaos -m e2e)
+
+QUICK ?=
+reliability: venv ## the reliability and security suite, each check with its figure (QUICK=1: the CI form)
+	$(BIN)/python -m reliability $(if $(QUICK),--quick)
