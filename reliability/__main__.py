@@ -60,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{check.number:>2}. {check.name}: {check.promise}")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="reliability-") as scratch:
-        with console.status("starting") as status:
-            context = SuiteContext(
-                Path(scratch), args.quick, args.seed, lambda text: status.update(text)
-            )
-            results = run_suite(checks, context, lambda r: console.print(line(r)))
+    with (
+        tempfile.TemporaryDirectory(prefix="reliability-") as scratch,
+        console.status("starting") as status,
+    ):
+        context = SuiteContext(Path(scratch), args.quick, args.seed, status.update)
+        results = run_suite(checks, context, lambda r: console.print(line(r)))
     (args.out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
