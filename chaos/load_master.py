@@ -55,7 +55,7 @@ class MasterLoad:
 
     def start(self) -> None:
         self.files.folder.mkdir(parents=True, exist_ok=True)
-        self.http.get("/stop")  # whatever ran before
+        self.http.post("/stop").raise_for_status()  # whatever ran before
         self._next = int(self.http.get("/failwhale/requests", params={"after": 0}).json()["next"])
         users = self.load.users or max(10, int(self.load.rate or 1))
         form = {
@@ -84,7 +84,7 @@ class MasterLoad:
     def wait(self) -> int:
         """Until the scenario's duration is over; then stops the load and waits for the audit."""
         time.sleep(max(0.0, self.started_at + self.load.duration_s - time.time()))
-        self.http.get("/stop")
+        self.http.post("/stop").raise_for_status()
         deadline = time.monotonic() + AUDIT_GRACE_S
         final: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -103,7 +103,7 @@ class MasterLoad:
     def stop(self) -> None:
         self._stop.set()
         with contextlib.suppress(httpx.HTTPError):
-            self.http.get("/stop")
+            self.http.post("/stop")
         self.http.close()
 
     def requests(self, run_started_at: float) -> list[RequestRecord]:

@@ -72,6 +72,9 @@ def phase_spans(obs: Observation) -> dict[str, PhaseSpan]:
     }
 
 
+LATE_GRACE_S = 1.0  # a load stops on its own timer, which starts a little after the run's clock
+
+
 def phase_of(t: float, spans: dict[str, PhaseSpan]) -> str:
     """The phase a request sent at `t` belongs to; before 0 is steady, after the end recovery
     (steady when the run had no fault)."""
@@ -83,10 +86,13 @@ def phase_of(t: float, spans: dict[str, PhaseSpan]) -> str:
 
 
 def split_requests(obs: Observation) -> dict[str, list[RequestRecord]]:
+    """The run's requests by phase; a request sent after the scenario's end (a load that did not
+    stop on time) belongs to no phase, so it cannot swell the recovery's rate."""
     spans = phase_spans(obs)
     split: dict[str, list[RequestRecord]] = {name: [] for name in PHASES}
     for record in obs.requests:
-        split[phase_of(record.t, spans)].append(record)
+        if record.t <= obs.duration_s + LATE_GRACE_S:
+            split[phase_of(record.t, spans)].append(record)
     return split
 
 

@@ -6,10 +6,12 @@ on success, on errors and on Ctrl-C."""
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 import httpx
 
@@ -20,11 +22,13 @@ from chaos.observation import Observation, Sample
 from chaos.observer import Observer
 from chaos.report.folder import report_run
 from chaos.report.result import RunResult
-from chaos.scenario import Scenario
+from chaos.scenario import FaultSpec, Scenario
 from failwhale.seed import seed_stack
 
 VERIFY_EVERY_S = 0.5
 TICK_S = 0.1
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class SetupError(RuntimeError):
@@ -108,8 +112,7 @@ class ChaosRun:
             self._drive(started, observer)
             audited = locust.wait() == 0
         finally:
-            for fault in self.applied:
-                fault.revert()
+            at_once(lambda fault: fault.revert(), self.applied)
             if observer is not None:
                 observer.stop()
             locust.stop()
@@ -140,17 +143,16 @@ class ChaosRun:
             now = time.time() - started
             if now >= duration:
                 return
+            due: list[FaultSpec] = []
             while pending and pending[0].at_s <= now:
-                self.applied.append(self.backend.apply(pending.pop(0)))
+                due.append(pending.pop(0))
+            self.applied.extend(at_once(self.backend.apply, due))
+            ended = [f for f in self.applied if not f.reverted and now >= f.spec.end_s]
+            at_once(_verify_and_revert, ended)
             for fault in self.applied:
                 if fault.reverted:
                     continue
-                if now >= fault.spec.end_s:
-                    fault.verify()  # a last look before it is undone
-                    fault.revert()
-                elif (
-                    not fault.took_effect and now - verified_at.get(fault.id, -9) >= VERIFY_EVERY_S
-                ):
+                if not fault.took_effect and now - verified_at.get(fault.id, -9) >= VERIFY_EVERY_S:
                     verified_at[fault.id] = now
                     fault.verify()
             if now >= next_report:
@@ -169,6 +171,24 @@ class ChaosRun:
         active = [f"{f.kind} {f.target}" for f in self.applied if not f.reverted]
         left = max(0.0, self.scenario.load.duration_s - now)
         return Progress(phase, now, left, observer.latest, active)
+
+
+def _verify_and_revert(fault: AppliedFault) -> None:
+    fault.verify()  # a last look before it is undone
+    fault.revert()
+
+
+def at_once(action: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`action` on every item in threads of its own, results in the items' order: faults due at
+    the same moment start (and end) together, and a revert that waits for a restarted service to
+    be ready does not hold back the others. Every action runs even when one raises; the first
+    error is raised after all have finished."""
+    if len(items) <= 1:
+        return [action(item) for item in items]
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="fault") as pool:
+        futures = [pool.submit(action, item) for item in items]
+        wait(futures)
+    return [future.result() for future in futures]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -114,3 +114,10 @@ def test_stats_by_request_name_separate_the_parts_a_fault_reached() -> None:
     assert by_name["GET /v1/trends"]["fault"].error_rate == 1.0
     assert by_name["GET /v1/trends"]["steady"].error_rate == 0.0
     assert by_name["GET /v1/timeline"]["fault"].error_rate == 0.0
+
+
+def test_requests_sent_well_after_the_scenarios_end_belong_to_no_phase() -> None:
+    obs = obs_with((50.0, 1, "ok"), (100.9, 1, "ok"), (130.0, 1, "error"), faults=[])
+    stats = phase_stats(obs)
+    assert stats["steady"].requests == 2
+    assert stats["steady"].error_rate == 0.0

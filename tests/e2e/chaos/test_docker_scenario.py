@@ -1,10 +1,13 @@
 """One whole short scenario on the docker backend, from the runner to the report: a timeline
-replica container killed under load, a pass, and the container running again afterwards."""
+replica container killed under load through the stack's own Locust master, a pass with the
+workers' final audit in the oracle counts, the load stopped at the scenario's end, and the
+container running again afterwards."""
 
 import json
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
 from chaos.backends.docker import DockerBackend
@@ -17,7 +20,7 @@ SCENARIO = Path(__file__).resolve().parents[2] / "integration" / "scenarios" / "
 
 
 def test_a_short_kill_scenario_passes_on_the_docker_backend(
-    docker_backend: DockerBackend, tmp_path: Path
+    docker_backend: DockerBackend, locust_url: str, tmp_path: Path
 ) -> None:
     scenario = load_scenario(SCENARIO)
     result = ChaosRun(scenario, docker_backend, "on", tmp_path / "run").run()
@@ -26,6 +29,12 @@ def test_a_short_kill_scenario_passes_on_the_docker_backend(
     assert summary["verdict"] == "pass", summary["hypotheses"]
     assert summary["fault_applied"] is True
     assert result.obs.faults[0].mechanism
+    # the audit's counts, not only the live checks: the workers audited and reported back
+    assert summary["oracles"]["lost_writes"] == 0, summary["oracles"]
+    assert summary["oracles"]["duplicate_writes"] == 0
+    assert (tmp_path / "run" / "locust_stats.csv").read_text().count("\n") > 1
+    state = httpx.get(f"{locust_url}/stats/requests", timeout=10).json()["state"]
+    assert state == "stopped", "the stack's Locust kept the load running after the scenario"
     client = docker.from_env()
     try:
         replica = client.containers.list(
