@@ -102,6 +102,19 @@ def conversation(api: httpx.Client, reader: Member, peer: Member) -> list[dict[s
     return items
 
 
+def timeline_has(api: httpx.Client, reader: Member, post_id: int, within_s: float) -> bool:
+    """Whether the post reaches the reader's home timeline within the time given (fan-out)."""
+
+    def ids() -> set[int]:
+        answer = api.get("/v1/timeline", params={"limit": 100}, headers=reader.auth)
+        return (
+            {int(p["id"]) for p in answer.json()["items"]} if answer.status_code == 200 else set()
+        )
+
+    _, arrived = eventually(ids, lambda seen: post_id in seen, within_s)
+    return arrived
+
+
 def eventually(
     probe: Callable[[], T],
     until: Callable[[T], bool],
