@@ -6,11 +6,13 @@ write's idempotency key, so a delivery repeated after a crash is applied once.
 """
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.common.errors import ChirpError, DependencyUnavailable
+from services.common.errors import ChirpError, DependencyUnavailable, Unprocessable
+from services.common.idempotency import IDEMPOTENCY_TTL_S
 from services.common.metrics import ServiceMetrics
 from services.common.redis_store import REDIS_OUTAGES, GuardedRedis
 
@@ -20,12 +22,27 @@ Deliver = Callable[[dict[str, str]], Awaitable[None]]
 
 NEXT_POST_ID = """
 -- The gateway's post ids: epoch ms * 1024 + a counter in 512..1023 (posts uses 0..511).
+-- KEYS: last id, the id chosen for the client's idempotency key ('' when none)
+-- ARGV: request fingerprint, idempotency ttl
+-- A key keeps the id first chosen for it, so that a retry whose first attempt went into the
+-- outbox unanswered (a 503 after the XADD) is answered with the id that will be delivered.
+if KEYS[2] ~= '' then
+  local prior = redis.call('GET', KEYS[2])
+  if prior then
+    local fp, sid = string.match(prior, '^(%x+):(%d+)$')
+    if fp ~= ARGV[1] then return 'conflict' end
+    return sid
+  end
+end
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local id = math.max(ms * 1024 + 512, tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
 if id % 1024 < 512 then id = id - id % 1024 + 512 end
 local sid = string.format('%d', id)
 redis.call('SET', KEYS[1], sid)
+if KEYS[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[1] .. ':' .. sid, 'EX', ARGV[2])
+end
 return sid
 """
 
@@ -34,8 +51,19 @@ class PostIds:
     def __init__(self, redis: GuardedRedis) -> None:
         self._next = redis.register_script(NEXT_POST_ID)
 
-    async def next(self) -> int:
-        return int(await self._next(keys=["gw:posts:last_id"]))
+    async def next(self, user_id: int, client_key: str | None = None, fp: str = "") -> int:
+        """A new id; the same one again for a client's key that was given one already (422
+        when that key came with another body)."""
+        chosen = ""
+        if client_key is not None:
+            digest = hashlib.sha256(client_key.encode()).hexdigest()
+            chosen = f"gw:posts:id:{user_id}:{digest}"
+        answer = await self._next(
+            keys=["gw:posts:last_id", chosen], args=[fp or "0", IDEMPOTENCY_TTL_S]
+        )
+        if answer == "conflict":
+            raise Unprocessable("this Idempotency-Key was used with another request body")
+        return int(answer)
 
 
 class Outbox:

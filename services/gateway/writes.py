@@ -110,7 +110,7 @@ class PostWriter(OutboxWriter):
             if (earlier := await self._replayed(user, client_key, fp)) is not None:
                 return earlier
             key = client_key or f"gw-{uuid.uuid4()}"
-            post_id = await self.ids.next()
+            post_id = await self.ids.next(user.id, client_key, fp)
             body: dict[str, object] = {"text": text, "id": post_id}
             direct = await self._direct(user, "/internal/posts", token, body, key, client_key, fp)
             if direct is not None:
