@@ -2,6 +2,12 @@
 
 Each process runs in a session of its own, so stopping one stops all its children; the pids are
 kept in `<workdir>/stack.json` so that `down` finds them from another shell.
+
+Redis keeps an append-only file; how often it is fsynced is `redis_appendfsync` (the
+constructor's argument, else FAILWHALE_REDIS_APPENDFSYNC, else `everysec`): `always` loses no
+acknowledged write even to a crash of the machine, `everysec` may lose about a second of them
+to a crash of the machine or, while a slow fsync holds back its writes, to a kill of the process
+(docs/reliability.md, check 2).
 """
 
 import contextlib
@@ -23,6 +29,8 @@ from failwhale.layout import LocalLayout, ServiceSpec
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+APPENDFSYNC_POLICIES = ("always", "everysec", "no")
+APPENDFSYNC_ENV = "FAILWHALE_REDIS_APPENDFSYNC"
 
 
 class StackError(RuntimeError):
@@ -42,10 +50,12 @@ class LocalStack:
         workdir: Path,
         layout: LocalLayout | None = None,
         env: dict[str, str] | None = None,
+        redis_appendfsync: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.layout = layout or LocalLayout()
         self.env = env or {}
+        self.redis_appendfsync = redis_appendfsync or os.environ.get(APPENDFSYNC_ENV, "everysec")
         # Popen handles of the processes this object started (pids alone come from the state
         # file when another process started them).
         self._children: dict[int, subprocess.Popen[bytes]] = {}
@@ -90,6 +100,11 @@ class LocalStack:
         server = shutil.which("redis-server")
         if server is None:
             raise StackError("redis-server is not installed (apt-get install redis-server)")
+        if self.redis_appendfsync not in APPENDFSYNC_POLICIES:
+            raise StackError(
+                f"appendfsync must be one of {', '.join(APPENDFSYNC_POLICIES)}, "
+                f"not {self.redis_appendfsync!r}"
+            )
         data = self.workdir / "redis"
         data.mkdir(parents=True, exist_ok=True)
         command = [
@@ -99,7 +114,7 @@ class LocalStack:
             "--requirepass", self.layout.redis_password,
             "--dir", str(data),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", self.redis_appendfsync,
             "--save", "",
             "--daemonize", "no",
         ]  # fmt: skip
@@ -166,6 +181,7 @@ class LocalStack:
         raise StackError(f"no service {name!r}")
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)  # start_redis may come before up()
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             child = subprocess.Popen(
@@ -196,6 +212,7 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         state = {
             "layout": {"base_port": self.layout.base_port, "redis_port": self.layout.redis_port},
+            "redis_appendfsync": self.redis_appendfsync,
             "processes": [asdict(p) for p in self.processes.values()],
         }
         self.state_file.write_text(json.dumps(state, indent=2))
@@ -205,6 +222,8 @@ class LocalStack:
             return
         state = json.loads(self.state_file.read_text())
         self.processes = {p["name"]: RunningProcess(**p) for p in state["processes"]}
+        # A Redis restarted from another shell (a chaos run) keeps the policy it was started with.
+        self.redis_appendfsync = state.get("redis_appendfsync", self.redis_appendfsync)
 
 
 def _alive(pid: int) -> bool:
