@@ -134,7 +134,7 @@ class FaultInjection:
 router = APIRouter(prefix="/internal/faults", tags=["faults"], include_in_schema=False)
 
 
-def get_state(request: Request) -> FaultState:
+async def get_state(request: Request) -> FaultState:
     state: FaultState = request.app.state.faults
     return state
 

@@ -123,7 +123,7 @@ def install_redis_error_handler(app: FastAPI) -> None:
         app.add_exception_handler(outage, on_redis_outage)
 
 
-def get_redis(request: Request) -> GuardedRedis:
+async def get_redis(request: Request) -> GuardedRedis:
     client: GuardedRedis = request.app.state.redis
     return client
 

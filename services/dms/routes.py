@@ -18,7 +18,7 @@ router = APIRouter(prefix="/internal", tags=["dms"])
 DM_PAGE_DEFAULT = PAGE_DEFAULT
 
 
-def get_conversations(redis: RedisDep) -> Conversations:
+async def get_conversations(redis: RedisDep) -> Conversations:
     return Conversations(redis)
 
 

@@ -10,18 +10,19 @@ from services.gateway.directory import HandleDirectory
 from services.gateway.wiring import Gateway
 
 
-def get_backends(request: Request) -> Backends:
+async def get_backends(request: Request) -> Backends:
     backends: Backends = request.app.state.backends
     return backends
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
 
-def get_directory(request: Request) -> HandleDirectory:
-    return get_gateway(request).directory
+async def get_directory(request: Request) -> HandleDirectory:
+    gateway: Gateway = request.app.state.gateway
+    return gateway.directory
 
 
 BackendsDep = Annotated[Backends, Depends(get_backends)]

@@ -19,7 +19,7 @@ MAX_BATCH = 200
 MAX_AUTHORS = 5000
 
 
-def get_store(redis: RedisDep, request: Request) -> PostStore:
+async def get_store(redis: RedisDep, request: Request) -> PostStore:
     return PostStore(redis, request.app.state.settings.stream_max_len)
 
 

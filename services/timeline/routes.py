@@ -21,7 +21,7 @@ class FanOutStatus(BaseModel):
     lag: int
 
 
-def get_timelines(redis: RedisDep, request: Request) -> HomeTimelines:
+async def get_timelines(redis: RedisDep, request: Request) -> HomeTimelines:
     return HomeTimelines(redis, request.app.state.settings.home_max_len)
 
 

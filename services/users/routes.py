@@ -17,16 +17,16 @@ from services.users.store import UserStore
 router = APIRouter(prefix="/internal", tags=["users"])
 
 
-def get_store(redis: RedisDep) -> UserStore:
+async def get_store(redis: RedisDep) -> UserStore:
     return UserStore(redis)
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
 
 
-def get_settings(request: Request) -> UsersSettings:
+async def get_settings(request: Request) -> UsersSettings:
     settings: UsersSettings = request.app.state.settings
     return settings
 
