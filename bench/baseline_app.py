@@ -1,0 +1,41 @@
+"""The one-hop baseline of the read-path benchmark: a minimal FastAPI app, served by uvicorn the
+way the services are, that reads a home timeline straight from the timeline service's Redis keys
+(the sorted set `tl:home:<user>` and the post records) and answers the page in public form.
+
+No auth, no breaker, no second hop: what a timeline read costs with nothing around it.
+
+    FAILWHALE_REDIS_URL=redis://... uvicorn bench.baseline_app:create_app --factory
+"""
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Query
+from starlette.responses import Response
+
+
+def _public(record: bytes) -> dict[str, Any]:
+    data = orjson.loads(record)
+    created = datetime.fromtimestamp(int(data["created_ms"]) / 1000, tz=UTC)
+    return {"id": data["id"], "author": data["author"], "text": data["text"], "created_at": created}
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    redis = aioredis.Redis.from_url(os.environ["FAILWHALE_REDIS_URL"], max_connections=64)
+
+    @app.get("/timeline")
+    async def timeline(user: int, limit: int = Query(20, ge=1, le=100)) -> Response:
+        # One more than asked, to know whether a next page exists (as the timeline service does).
+        key = f"tl:home:{user}"
+        ids = await redis.zrevrangebyscore(key, "+inf", "-inf", start=0, num=limit + 1)
+        records = await redis.mget([f"tl:post:{i.decode()}" for i in ids]) if ids else []
+        items = [_public(r) for r in records if r is not None]
+        following = items[limit - 1]["id"] if len(items) > limit else None
+        page = {"items": items[:limit], "next": following}
+        return Response(orjson.dumps(page), media_type="application/json")
+
+    return app

@@ -1,0 +1,86 @@
+"""A local stack of the benchmarks' own, on free ports, seeded with accounts, follows and posts,
+with every post fanned out before the measuring starts."""
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import jwt
+
+from failwhale.layout import free_layout
+from failwhale.localstack import LocalStack
+from failwhale.seed import seed_stack
+from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
+
+FANOUT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Reader:
+    id: int
+    token: str
+
+
+@contextmanager
+def local_stack(resilience: str = "on", env: dict[str, str] | None = None) -> Iterator[LocalStack]:
+    """A local stack in a folder of its own, always taken down."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{resilience}-") as workdir:
+        extra = {"FAILWHALE_RESILIENCE": resilience, "FAILWHALE_LOG_LEVEL": "WARNING"}
+        stack = LocalStack(Path(workdir), free_layout(), env=extra | (env or {}))
+        stack.up()
+        try:
+            yield stack
+        finally:
+            stack.down()
+
+
+async def seed_readers(
+    stack: LocalStack, users: int, posts_each: int, seed: int = 11
+) -> list[Reader]:
+    """Accounts and follows (failwhale seed), `posts_each` posts per account, all fanned out."""
+    url = stack.layout.gateway_url
+    seeded = Path(stack.workdir) / "seed.json"
+    await seed_stack(url, users, seed=seed, out=seeded, show_progress=False)
+    tokens = [str(a["token"]) for a in json.loads(seeded.read_text())["accounts"]]
+    limit = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def post(n: int, token: str) -> None:
+            async with limit:
+                answer = await client.post(
+                    "/v1/posts",
+                    json={"text": f"bench post {n} #bench"},
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"b{n}"},
+                )
+                answer.raise_for_status()
+
+        await asyncio.gather(
+            *(post(i * posts_each + k, t) for i, t in enumerate(tokens) for k in range(posts_each))
+        )
+    await wait_fanned_out(stack)
+    return [Reader(_user_id(t), t) for t in tokens]
+
+
+async def wait_fanned_out(stack: LocalStack, timeout_s: float = FANOUT_TIMEOUT_S) -> None:
+    """Until the timeline replicas' consumer group has no post event left to deliver."""
+    keys = TokenKeys(DEV_TOKEN_SECRET, DEV_INTERNAL_SECRET)
+    headers = {SERVICE_HEADER: issue_service_token(keys, "bench")}
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5, headers=headers) as client:
+        while time.monotonic() < deadline:
+            status = await client.get(stack.layout.url("timeline-1") + "/internal/fanout")
+            if status.status_code == 200 and status.json()["lag"] == 0:
+                return
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"fan-out not done after {timeout_s:.0f} s")
+
+
+def _user_id(token: str) -> int:
+    return int(jwt.decode(token, options={"verify_signature": False})["sub"])
