@@ -161,6 +161,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, RecursionError):
+            # FastAPI answers 400 for any body its JSON parser gave up on; nesting deeper than
+            # the parser descends is well-formed JSON Chirp cannot accept: invalid content.
+            return problem_response(
+                422, Unprocessable.title, "the JSON body is nested too deeply", Unprocessable.slug
+            )
         return problem_response(
             exc.status_code,
             _title_for(exc.status_code),

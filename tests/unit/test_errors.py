@@ -134,6 +134,21 @@ async def test_malformed_json_is_a_422_not_a_500(client_for: ClientFor) -> None:
     assert body["errors"][0]["type"] == "json_invalid"  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    "nested",
+    [b"[" * 20_000 + b"]" * 20_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000],
+    ids=["arrays", "objects"],
+)
+async def test_json_nested_too_deeply_is_a_422_not_a_400(
+    client_for: ClientFor, nested: bytes
+) -> None:
+    answer = await client_for(NotFound()).post(
+        "/items", content=b'{"text": ' + nested + b"}", headers={"content-type": "application/json"}
+    )
+    body = assert_problem(answer, 422, "unprocessable")
+    assert body["detail"] == "the JSON body is nested too deeply"
+
+
 async def test_unknown_path_is_a_404_problem(client_for: ClientFor) -> None:
     assert_problem(await client_for(NotFound()).get("/no/such/route"), 404, "http-404")
 
