@@ -1,0 +1,82 @@
+"""An httpx transport over aiohttp's connection pool: callers keep httpx's API (and tests keep
+`httpx.MockTransport`), while the sockets, the pool and the HTTP/1.1 parsing are aiohttp's.
+
+Why: profiled under load (docs/performance.md), httpcore's pool spent a third of the gateway's
+time per call (every request polls each pooled socket to see whether it expired). aiohttp's pool
+hands out an idle connection in constant time and parses answers in C.
+
+Why not the `httpx-aiohttp` package: it maps aiohttp's `ClientConnectionError`, the parent of a
+refused connection, to `httpx.ConnectTimeout`, so a dead dependency would count as a slow one;
+and it streams every body, where these bodies are small and read whole at once.
+
+Errors come out as httpx's: a refused connection is `ConnectError`, a connect or read timeout is
+`ConnectTimeout` / `ReadTimeout`, a reset or a broken answer `ReadError`.
+"""
+
+import aiohttp
+import httpx
+
+KEEPALIVE_S = 15.0
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(self, max_connections: int, keepalive_s: float = KEEPALIVE_S) -> None:
+        self.max_connections = max_connections
+        self.keepalive_s = keepalive_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Made on first use: a ClientSession belongs to the event loop that is running.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections,
+                keepalive_timeout=self.keepalive_s,
+                # Resolve on every new connection, as httpx does: a container that comes back
+                # with another address is reached at once, not after a cache's lifetime.
+                use_dns_cache=False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,  # httpx decodes, from the headers it is given
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        limits = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=limits.get("pool"),
+            sock_connect=limits.get("connect"),
+            sock_read=limits.get("read"),
+        )
+        body = await request.aread()
+        try:
+            async with self._open().request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=body or None,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as answer:
+                content = await answer.read()
+                status, headers, reason = answer.status, answer.raw_headers, answer.reason
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc), request=request) from exc
+        except aiohttp.ServerTimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc), request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": (reason or "").encode()}
+        return httpx.Response(
+            status, headers=headers, content=content, request=request, extensions=extensions
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,93 @@
+"""The aiohttp transport under httpx: answers come through whole, and each way a dependency
+fails comes out as the httpx error the resilient client classifies (refused, timeout, reset)."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from services.common.aiohttp_transport import AiohttpTransport
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def tcp_server(handler: Handler) -> AsyncIterator[str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _answer_json(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    request = await reader.readuntil(b"\r\n\r\n")
+    length = int(next(
+        (line.split(b":")[1] for line in request.split(b"\r\n")
+         if line.lower().startswith(b"content-length")), b"0",
+    ))  # fmt: skip
+    body = await reader.readexactly(length)
+    first_line = request.split(b"\r\n")[0]
+    answer = b'{"echo": "%s", "body": %d}' % (first_line, len(body))
+    writer.write(
+        b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nx-degraded: no\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(answer), answer)
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AiohttpTransport(8))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_answer_status_headers_and_body_come_through() -> None:
+    async with tcp_server(_answer_json) as url, _client() as client:
+        answer = await client.post(f"{url}/x", params={"a": 1}, json={"k": "v"})
+    assert answer.status_code == 201
+    assert answer.headers["x-degraded"] == "no"
+    assert answer.json() == {"echo": "POST /x?a=1 HTTP/1.1", "body": len(b'{"k":"v"}')}
+    assert answer.reason_phrase == "Created"
+
+
+async def test_refused_connection_is_a_connect_error_not_a_timeout() -> None:
+    async with _client() as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://127.0.0.1:{_closed_port()}/")
+
+
+async def test_silent_server_is_a_read_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+        await writer.wait_closed()
+
+    async with tcp_server(silent) as url, _client() as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(url, timeout=httpx.Timeout(0.2))
+
+
+async def test_connection_closed_without_an_answer_is_a_read_error() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+        await writer.wait_closed()
+
+    async with tcp_server(hang_up) as url, _client() as client:
+        with pytest.raises(httpx.ReadError):
+            await client.get(url)
