@@ -4,6 +4,7 @@ Both are HS256 JWTs with their own secret and audience, verified locally by ever
 needs them: no call per request. A token of one kind never passes as the other.
 """
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -21,6 +22,7 @@ ALGORITHM = "HS256"
 USER_TOKEN_TTL_S = 24 * 3600
 SERVICE_TOKEN_TTL_S = 300
 SERVICE_HEADER = "X-Failwhale-Service"
+VERIFIED_TOKENS = 8192  # tokens remembered as verified, per process
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ def verify_service_token(keys: TokenKeys, token: str) -> str:
 
 
 def _decode(token: str, secret: str, audience: str) -> dict[str, object]:
+    """Verified claims. A token that verified once is remembered (by the token, the secret and
+    the audience), so a user's next requests skip the signature check: only its expiry is
+    checked again, against the clock, on every use."""
+    claims = _verified(token, secret, audience)
+    if int(str(claims["exp"])) <= time.time():
+        raise Unauthorized("token expired")
+    return claims
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(token: str, secret: str, audience: str) -> dict[str, object]:
+    # Only tokens that verify are cached: a refused one raises, and lru_cache keeps nothing.
     try:
         claims: dict[str, object] = jwt.decode(
             token,
