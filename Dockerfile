@@ -40,4 +40,4 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER chirp
 EXPOSE 8000
-CMD ["uvicorn", "services.gateway.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+CMD ["uvicorn", "services.gateway.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-access-log", "--http", "services.common.http_guard:GuardedHttpTools"]

@@ -28,6 +28,9 @@ import redis
 from failwhale.layout import LocalLayout, ServiceSpec
 
 READY_TIMEOUT_S = 30.0
+# uvicorn's httptools protocol with limits on request heads and slow clients (the same flag as
+# in docker-compose.yml and the Dockerfile).
+HTTP_PROTOCOL = "services.common.http_guard:GuardedHttpTools"
 STOP_TIMEOUT_S = 10.0
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")
 APPENDFSYNC_ENV = "FAILWHALE_REDIS_APPENDFSYNC"
@@ -129,6 +132,7 @@ class LocalStack:
         command = [
             sys.executable, "-m", "uvicorn", f"{spec.module}:create_app", "--factory",
             "--host", self.layout.host, "--port", str(spec.port), "--no-access-log",
+            "--http", HTTP_PROTOCOL,
         ]  # fmt: skip
         env = os.environ.copy() | self.layout.environment(name) | self.env
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
