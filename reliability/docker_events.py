@@ -111,7 +111,9 @@ def _network_target(container: str) -> str:
         timeout=10,
     )
     mode = inspected.stdout.strip()
-    return mode.removeprefix("container:") if mode.startswith("container:") else mode
+    # A helper joins a container's namespace ("container:<id>"), or a network by its name (a
+    # prober on the project's network).
+    return mode.removeprefix("container:") if mode.startswith("container:") else f"network:{mode}"
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,17 @@ def trespasses(
             project
         ):
             neighbours += 1
-    outside = [h for h, target in helper_targets.items() if target and target not in project_ids]
-    unseen = sum(1 for target in helper_targets.values() if not target)
+    outside = [
+        helper
+        for helper, target in helper_targets.items()
+        if target and not _inside(target, project_ids, project)
+    ]
+    unseen = sum(1 for target in helper_targets.values() if target in ("", "network:"))
     return Trespasses(on_guarded, outside, unseen, neighbours)
+
+
+def _inside(target: str, project_ids: set[str], project: str) -> bool:
+    if target.startswith("network:"):
+        # compose names a project's networks "<project>_<network>"; '' is an unseen helper
+        return target == "network:" or target.removeprefix("network:").startswith(f"{project}_")
+    return target in project_ids

@@ -45,22 +45,22 @@ def test_events_on_guarded_containers_and_helpers_aimed_outside_are_trespasses()
             event("unpause", DECOY),
             event("exec_create", NEIGHBOUR, **{"com.docker.compose.project": "failwhale-e2e"}),
         ],
-        helper_targets={"h1": OURS, "h2": DECOY, "h3": ""},
+        helper_targets={"h1": OURS, "h2": DECOY, "h3": "", "h4": "network:bridge"},
         guarded={DECOY},
         project_ids={OURS},
         project=PROJECT,
     )
     assert [e.action for e in seen.on_guarded] == ["unpause"]
-    assert seen.helpers_outside == ["h2"]
+    assert seen.helpers_outside == ["h2", "h4"]
     assert seen.helpers_unseen == 1
     assert seen.neighbours == 1
-    assert seen.count == 2
+    assert seen.count == 3
 
 
 def test_a_run_that_stays_in_its_project_trespasses_nowhere() -> None:
     seen = trespasses(
         [event("pause", OURS), event("die", "d" * 64, **{"failwhale.chaos.project": PROJECT})],
-        helper_targets={"h1": OURS},
+        helper_targets={"h1": OURS, "h2": f"network:{PROJECT}_default", "h3": "network:"},
         guarded={DECOY},
         project_ids={OURS},
         project=PROJECT,
