@@ -106,7 +106,9 @@ def compare(
         for name in sides
     }
     figures["after_over_before"] = {
-        "rps": round(statistics.median(a / b for a, b in zip(rps["after"], rps["before"])), 2),
+        "rps": round(
+            statistics.median(a / b for a, b in zip(rps["after"], rps["before"], strict=True)), 2
+        ),
         "cpu_ms_per_read": round(
             figures["after"]["cpu_ms_per_read"] / figures["before"]["cpu_ms_per_read"], 2
         ),

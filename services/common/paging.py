@@ -1,11 +1,13 @@
 """Newest-first pages over id-ordered items: fetch one extra to know whether a next page exists."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import Query
+from starlette.responses import Response
 
 from services.common.limits import PAGE_DEFAULT, PAGE_MAX
-from services.common.wire import Post, PostPage
+from services.common.wire import Post, PostPage, iso_from_ms
 
 LimitQuery = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 BeforeQuery = Annotated[int | None, Query(ge=1, description="Only items older than this id")]
@@ -18,4 +20,24 @@ def post_page(records: list[str], limit: int) -> PostPage:
     return PostPage(items=posts, next=posts[-1].id if has_more and posts else None)
 
 
-__all__ = ["PAGE_DEFAULT", "BeforeQuery", "LimitQuery", "post_page"]
+def post_page_response(records: list[str], limit: int) -> Response:
+    """The same page as `post_page`, written straight from the stored records with orjson: a
+    page read is the hot path, and building then serialising the pydantic models cost more than
+    the Redis reads (docs/performance.md). The JSON is the one pydantic writes for `PostPage`."""
+    posts = [_public(r) for r in records[:limit]]
+    has_more = len(records) > limit
+    page = {"items": posts, "next": posts[-1]["id"] if has_more and posts else None}
+    return Response(orjson.dumps(page, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+def _public(record: str) -> dict[str, Any]:
+    data = orjson.loads(record)
+    return {
+        "id": int(data["id"]),
+        "author": str(data["author"]),
+        "text": str(data["text"]),
+        "created_at": iso_from_ms(int(data["created_ms"])),
+    }
+
+
+__all__ = ["PAGE_DEFAULT", "BeforeQuery", "LimitQuery", "post_page", "post_page_response"]

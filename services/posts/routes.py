@@ -9,7 +9,7 @@ from services.common.auth import CurrentUser, InternalCaller
 from services.common.errors import Unprocessable
 from services.common.idempotency import fingerprint, idempotency_key
 from services.common.limits import PAGE_MAX, PostText
-from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page
+from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page_response
 from services.common.redis_store import RedisDep
 from services.common.wire import NewPost, Post, PostPage
 from services.posts.store import PostStore
@@ -71,9 +71,10 @@ async def deliver_from_outbox(
     return _created(outcome, record)
 
 
-@router.post("/posts/by-authors")
-async def posts_by_authors(body: Authors, store: Store, _: InternalCaller) -> PostPage:
-    return post_page(await store.by_authors(body.authors, body.limit + 1, body.before), body.limit)
+@router.post("/posts/by-authors", response_model=PostPage)
+async def posts_by_authors(body: Authors, store: Store, _: InternalCaller) -> Response:
+    records = await store.by_authors(body.authors, body.limit + 1, body.before)
+    return post_page_response(records, body.limit)
 
 
 def _created(outcome: str, record: str) -> Response:
@@ -100,12 +101,12 @@ async def get_posts(
     return PostPage(items=[Post.from_record(r) for r in await store.get_many(wanted)])
 
 
-@router.get("/users/{author_id}/posts")
+@router.get("/users/{author_id}/posts", response_model=PostPage)
 async def posts_by_author(
     author_id: int,
     store: Store,
     _: InternalCaller,
     limit: LimitQuery = PAGE_DEFAULT,
     before: BeforeQuery = None,
-) -> PostPage:
-    return post_page(await store.by_author(author_id, limit + 1, before), limit)
+) -> Response:
+    return post_page_response(await store.by_author(author_id, limit + 1, before), limit)

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from services.common.auth import CurrentUser, InternalCaller
-from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page
+from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page_response
 from services.common.redis_store import RedisDep
 from services.common.stream_consumer import StreamConsumer
 from services.common.wire import PostPage
@@ -28,15 +28,15 @@ async def get_timelines(redis: RedisDep, request: Request) -> HomeTimelines:
 Timelines = Annotated[HomeTimelines, Depends(get_timelines)]
 
 
-@router.get("/timeline")
+@router.get("/timeline", response_model=PostPage)
 async def home_timeline(
     user: CurrentUser,
     timelines: Timelines,
     _: InternalCaller,
     limit: LimitQuery = PAGE_DEFAULT,
     before: BeforeQuery = None,
-) -> PostPage:
-    return post_page(await timelines.page(user.id, limit + 1, before), limit)
+) -> Response:
+    return post_page_response(await timelines.page(user.id, limit + 1, before), limit)
 
 
 @router.get("/fanout")
