@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 log = logging.getLogger("failwhale.errors")
 
@@ -159,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
             422, Unprocessable.title, detail, Unprocessable.slug, extra={"errors": errors}
         )
 
-    async def on_http_error(_: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc.__cause__, RecursionError):
             # FastAPI answers 400 for any body its JSON parser gave up on; nesting deeper than
@@ -167,12 +168,17 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(
                 422, Unprocessable.title, "the JSON body is nested too deeply", Unprocessable.slug
             )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route that matched the path; a
+            # path served by several routes (GET and POST /v1/dms/{handle}) allows them all.
+            headers["Allow"] = ", ".join(_methods_allowed(request)) or headers.get("Allow", "")
         return problem_response(
             exc.status_code,
             _title_for(exc.status_code),
             str(exc.detail),
             "http-" + str(exc.status_code),
-            dict(exc.headers or {}),
+            headers,
         )
 
     async def on_unexpected_error(_: Request, exc: Exception) -> Response:
@@ -185,6 +191,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ChirpError, on_chirp_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def _methods_allowed(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (they match it partially)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _title_for(status: int) -> str:

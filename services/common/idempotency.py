@@ -6,13 +6,14 @@ The owning service checks and records the key in the same atomic step as the wri
 """
 
 import hashlib
+import re
 from typing import Annotated
 
 import orjson
 from fastapi import Header
 
 from services.common.errors import Unprocessable
-from services.common.limits import IDEMPOTENCY_KEY_MAX
+from services.common.limits import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 HEADER = "Idempotency-Key"
@@ -22,15 +23,31 @@ def fingerprint(body: object) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
 def checked_key(raw: str | None) -> str | None:
     if raw is None:
         return None
-    if not 1 <= len(raw) <= IDEMPOTENCY_KEY_MAX or not raw.isprintable():
-        raise Unprocessable(f"{HEADER} must be 1..{IDEMPOTENCY_KEY_MAX} printable characters")
+    if len(raw) > IDEMPOTENCY_KEY_MAX or not _KEY.fullmatch(raw):
+        raise Unprocessable(
+            f"{HEADER} must be 1..{IDEMPOTENCY_KEY_MAX} visible ASCII characters "
+            "(spaces inside only)"
+        )
     return raw
 
 
 async def idempotency_key(
-    key: Annotated[str | None, Header(alias=HEADER)] = None,
+    # The same rule in the OpenAPI schema, so that clients (and schema-driven tests) know it.
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=IDEMPOTENCY_KEY_MAX,
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="Makes a retry of this write return its first answer",
+        ),
+    ] = None,
 ) -> str | None:
     return checked_key(key)

@@ -10,6 +10,9 @@ PAGE_DEFAULT = 20
 PAGE_MAX = 100
 HANDLE_PATTERN = r"^[a-z0-9_]{3,30}$"
 IDEMPOTENCY_KEY_MAX = 200
+# Visible ASCII, spaces only inside: HTTP trims a header value's ends, so a key that began or
+# ended with a space would not arrive as it was sent.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~](?:[ -~]*[!-~])?$"
 
 
 def _not_blank(text: str) -> str:

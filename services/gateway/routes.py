@@ -32,6 +32,12 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
         "delivered in order when it is back (X-Degraded says so)"
     }
 }
+IN_PROGRESS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A request with this Idempotency-Key is in progress; retry later"}
+}
+LOCKED_OUT: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many failed logins for this handle; see Retry-After"}
+}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad request (problem+json)"},
     401: {"description": "Missing, expired or invalid token (problem+json)"},
@@ -57,7 +63,9 @@ async def register(body: Credentials, backends: BackendsDep) -> Response:
     )
 
 
-@router.post("/sessions", response_model=Session, tags=["accounts"], responses=PROBLEMS)
+@router.post(
+    "/sessions", response_model=Session, tags=["accounts"], responses={**LOCKED_OUT, **PROBLEMS}
+)
 async def log_in(body: Credentials, backends: BackendsDep) -> Response:
     return relay(
         await backends.users.request(
@@ -89,7 +97,7 @@ async def unfollow(
     status_code=201,
     response_model=Post,
     tags=["posts"],
-    responses={**ACCEPTED, **PROBLEMS},
+    responses={**ACCEPTED, **IN_PROGRESS, **PROBLEMS},
 )
 async def create_post(
     body: NewPost, user: CurrentUser, token: BearerToken, gateway: GatewayDep, key: IdempotencyKey
@@ -140,7 +148,7 @@ async def home_timeline(
     status_code=201,
     response_model=Message,
     tags=["dms"],
-    responses={**ACCEPTED, **PROBLEMS},
+    responses={**ACCEPTED, **IN_PROGRESS, **PROBLEMS},
 )
 async def send_dm(
     handle: str,

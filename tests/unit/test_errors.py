@@ -53,6 +53,14 @@ def failing_app(error: Exception) -> FastAPI:
     async def create(body: Body) -> Body:
         return body
 
+    @app.get("/things/{thing}")
+    async def read_thing(thing: int) -> int:
+        return thing
+
+    @app.put("/things/{thing}")
+    async def replace_thing(thing: int) -> int:
+        return thing
+
     return app
 
 
@@ -158,6 +166,14 @@ async def test_wrong_method_is_a_405_problem_naming_the_allowed_ones(client_for:
     body = assert_problem(answer, 405, "http-405")
     assert body["title"] == "Method not allowed"
     assert answer.headers["allow"] == "POST"
+
+
+async def test_405_allows_every_method_of_a_path_served_by_several_routes(
+    client_for: ClientFor,
+) -> None:
+    answer = await client_for(NotFound()).delete("/things/7")
+    assert_problem(answer, 405, "http-405")
+    assert answer.headers["allow"] == "GET, PUT"
 
 
 async def test_unexpected_exception_is_a_500_problem_without_internals(
