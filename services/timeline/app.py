@@ -47,6 +47,7 @@ def create_app(settings: TimelineSettings | None = None) -> FastAPI:
                 resilient=settings.resilience == "on",
             )
             timelines = HomeTimelines(app.state.redis, settings.home_max_len)
+            app.state.timelines = timelines
             config = ConsumerConfig(
                 stream=POST_EVENTS_STREAM,
                 group=CONSUMER_GROUP,

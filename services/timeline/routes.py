@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from services.common.auth import CurrentUser, InternalCaller
 from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page_response
-from services.common.redis_store import RedisDep
 from services.common.stream_consumer import StreamConsumer
 from services.common.wire import PostPage
 from services.timeline.store import HomeTimelines
@@ -21,8 +20,9 @@ class FanOutStatus(BaseModel):
     lag: int
 
 
-async def get_timelines(redis: RedisDep, request: Request) -> HomeTimelines:
-    return HomeTimelines(redis, request.app.state.settings.home_max_len)
+async def get_timelines(request: Request) -> HomeTimelines:
+    timelines: HomeTimelines = request.app.state.timelines
+    return timelines
 
 
 Timelines = Annotated[HomeTimelines, Depends(get_timelines)]
