@@ -2,6 +2,7 @@
 contract fields of summary.json, the run folder, and faults rolled back afterwards."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -98,3 +99,18 @@ def test_the_cli_names_the_line_of_a_wrong_field_with_exit_2(tmp_path: Path) -> 
     )  # fmt: skip
     assert answer.returncode == 2
     assert f"{scenario}:5: load.duraton_s: unknown field" in answer.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_run_or_compare_without_a_stack_is_a_setup_error_not_a_traceback(
+    command: str, tmp_path: Path
+) -> None:
+    ran = subprocess.run(
+        [str(Path(sys.executable).parent / "failwhale"), "chaos", command, "trends-outage",
+         "--backend", "docker", "--out", str(tmp_path / "out")],
+        env={**os.environ, "COMPOSE_PROJECT_NAME": "failwhale-no-such-project"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert "failwhale-no-such-project" in ran.stderr
