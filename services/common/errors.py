@@ -23,11 +23,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 log = logging.getLogger("failwhale.errors")
 
 PROBLEM_JSON = "application/problem+json"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 PROBLEM_BASE = "https://failwhale.dev/problems/"
 
 
@@ -194,12 +195,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _methods_allowed(request: Request) -> list[str]:
-    """Every method some route serves at the request's path (they match it partially)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL:
-            methods |= route.methods or set()
-    return sorted(methods)
+    """Every method some route serves at the request's path. Asked of the routes themselves
+    (`matches`), as the router does: included routers hide their routes from a plain listing."""
+    allowed = []
+    for method in METHODS:
+        scope = dict(request.scope, method=method)
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def _title_for(status: int) -> str:

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
@@ -53,13 +53,18 @@ def failing_app(error: Exception) -> FastAPI:
     async def create(body: Body) -> Body:
         return body
 
-    @app.get("/things/{thing}")
+    # Through an included router, as the services' routes are.
+    things = APIRouter(prefix="/things")
+
+    @things.get("/{thing}")
     async def read_thing(thing: int) -> int:
         return thing
 
-    @app.put("/things/{thing}")
+    @things.put("/{thing}")
     async def replace_thing(thing: int) -> int:
         return thing
+
+    app.include_router(things)
 
     return app
 
