@@ -55,6 +55,7 @@ class Downstream:
         self.policy = policy or EdgePolicy()
         self.resilient = resilient
         self.outcomes = OutcomeWindow()
+        self._calls: dict[str, Any] = {}
         self.breaker = AsyncBreaker(name, self.policy.breaker, on_change=metrics.breaker_changed)
         self.bulkhead = Bulkhead(name, self.policy.max_concurrent)
         metrics.breaker_state.labels(metrics.service, name).set(0)
@@ -191,7 +192,11 @@ class Downstream:
 
     def _record(self, outcome: str, *, ok: bool) -> None:
         self.outcomes.record(ok)
-        self.metrics.downstream_calls.labels(self.metrics.service, self.name, outcome).inc()
+        counter = self._calls.get(outcome)
+        if counter is None:  # labels() locks and builds a key: once per outcome, not per call
+            counter = self.metrics.downstream_calls.labels(self.metrics.service, self.name, outcome)
+            self._calls[outcome] = counter
+        counter.inc()
 
 
 class _Call:

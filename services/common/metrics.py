@@ -1,6 +1,7 @@
 """Prometheus metrics: one registry per app, request counts and latencies by route template."""
 
 import time
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -97,6 +98,7 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,11 +117,23 @@ class RequestMetrics:
             await self.app(scope, receive, recording_send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
-            self.metrics.latency.labels(self.metrics.service, method, route).observe(
-                time.perf_counter() - started
+            count, latency = self._children(scope["method"], route, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+    def _children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The labelled series of one (method, route, status), looked up once: `labels()`
+        takes a lock and builds the key on every call, on every request."""
+        key = (method, route, status)
+        children = self._series.get(key)
+        if children is None:
+            service = self.metrics.service
+            children = (
+                self.metrics.requests.labels(service, method, route, str(status)),
+                self.metrics.latency.labels(service, method, route),
             )
+            self._series[key] = children
+        return children
 
 
 def install_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
