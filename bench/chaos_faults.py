@@ -40,7 +40,7 @@ FAULTS: list[dict[str, Any]] = [
 
 def measure(backend: Backend, rounds: int) -> list[dict[str, Any]]:
     specs = TypeAdapter(FaultSpec)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for fault in FAULTS:
         spec = specs.validate_python({**fault, "at_s": 0, "duration_s": 120})
         if reason := backend.check(spec):
