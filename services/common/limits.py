@@ -23,10 +23,21 @@ def _not_blank(text: str) -> str:
     return text
 
 
+# What `_not_blank` enforces, as a pattern published in the OpenAPI schema (the validator keeps
+# its clearer messages): no NUL, and some character that is not whitespace (\x1c-\x1f are
+# whitespace to Python's str.strip and re, not to every regex engine).
+TEXT_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+_PUBLISHED = {"pattern": TEXT_PATTERN}
 PostText = Annotated[
-    str, Field(min_length=1, max_length=POST_MAX_CHARS), AfterValidator(_not_blank)
+    str,
+    Field(min_length=1, max_length=POST_MAX_CHARS, json_schema_extra=_PUBLISHED),
+    AfterValidator(_not_blank),
 ]
-DmText = Annotated[str, Field(min_length=1, max_length=DM_MAX_CHARS), AfterValidator(_not_blank)]
+DmText = Annotated[
+    str,
+    Field(min_length=1, max_length=DM_MAX_CHARS, json_schema_extra=_PUBLISHED),
+    AfterValidator(_not_blank),
+]
 Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 PageLimit = Annotated[int, Field(ge=1, le=PAGE_MAX)]
