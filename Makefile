@@ -23,8 +23,8 @@ define pytest
 	    if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests ($(1))" >&2; fi; exit $$rc; }
 endef
 
-.PHONY: help venv up down clean images up-local down-local seed load chaos lint test test-unit reliability \
-	test-integration test-e2e test-reliability
+.PHONY: help venv up down clean images up-local down-local seed load chaos bench lint test test-unit \
+	reliability test-integration test-e2e test-reliability
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -81,6 +81,17 @@ RESILIENCE ?= on
 chaos: venv ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND=docker|local] [RESILIENCE=on|off]
 	@test -n '$(SCENARIO)' || { echo "make chaos SCENARIO=<name>; the catalogue:"; $(BIN)/failwhale chaos list; exit 2; }
 	$(BIN)/failwhale chaos run '$(SCENARIO)' --backend $(BACKEND) --resilience $(RESILIENCE)
+
+# make bench: ONLY (a comma-separated subset of read_path,outage,resilience,footprint), QUICK=1
+# (shorter runs). Writes bench/results.json and the table in docs/performance.md. The read path
+# needs wrk (installed here with apt-get when missing, as root); the footprint builds the images.
+ONLY ?=
+bench: venv ## the benchmarks and their targets: bench/results.json, docs/performance.md [ONLY=... QUICK=1]
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk \
+	    || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null; } \
+	    || { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
+	@if [ -z '$(ONLY)' ] || [[ ',$(ONLY),' == *,footprint,* ]]; then $(STACK) build; fi
+	$(BIN)/python -m bench $(if $(ONLY),--only '$(ONLY)') $(if $(QUICK),--quick)
 
 lint: venv ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
