@@ -13,14 +13,14 @@ from typing import Any
 import schemathesis
 
 from services.common.idempotency import HEADER
-from services.common.limits import IDEMPOTENCY_KEY_PATTERN
+from services.common.limits import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 
 _VALID_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def fresh_key(drawn: object) -> object:
     """A new key in place of a valid one; anything else as it was drawn."""
-    if isinstance(drawn, str) and _VALID_KEY.fullmatch(drawn):
+    if isinstance(drawn, str) and len(drawn) <= IDEMPOTENCY_KEY_MAX and _VALID_KEY.fullmatch(drawn):
         return f"st-{uuid.uuid4()}"
     return drawn
 

@@ -9,7 +9,7 @@ instead of on whichever window it happened to fall in."""
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -121,16 +121,17 @@ def run(context: SuiteContext) -> Outcome:
             readers.window = "after"
     finally:
         stack.down()
-    return verdict(readers, log)
+    return verdict(readers.latencies, readers.failures, log)
 
 
-def verdict(readers: HonestReaders, log: AbuseLog) -> Outcome:
-    quiet, abused = readers.latencies["quiet"], readers.latencies["abuse"]
+def verdict(
+    latencies: Mapping[str, list[float]], failures: Mapping[str, Counter[str]], log: AbuseLog
+) -> Outcome:
+    """`latencies` and `failures` of honest reads by window ("quiet", "abuse")."""
+    quiet, abused = latencies.get("quiet", []), latencies.get("abuse", [])
     p99_quiet, p99_abused = percentile(quiet, 99) * 1000, percentile(abused, 99) * 1000
     ratio = p99_abused / p99_quiet if quiet and abused else float("inf")
-    honest_failures = sum(readers.failures["quiet"].values()) + sum(
-        readers.failures["abuse"].values()
-    )
+    honest_failures = sum(sum(failures.get(w, Counter()).values()) for w in ("quiet", "abuse"))
     passed = log.total > 0 and not log.unfitting and honest_failures == 0 and ratio <= P99_RATIO_MAX
     statuses = Counter[str]()
     for counter in log.answers.values():
@@ -153,7 +154,7 @@ def verdict(readers: HonestReaders, log: AbuseLog) -> Outcome:
                           "p99_ms": p99_quiet},
                 "abuse": {"reads": len(abused), "p50_ms": percentile(abused, 50) * 1000,
                           "p99_ms": p99_abused},
-                "failures": {w: dict(c) for w, c in readers.failures.items()},
+                "failures": {w: dict(c) for w, c in failures.items()},
             },
             "p99_ratio": ratio,
         },
