@@ -119,7 +119,7 @@ def _network_target(container: str) -> str:
 @dataclass(frozen=True)
 class Trespasses:
     on_guarded: list[ContainerEvent]  # events on a guarded container (decoys, unowned ones)
-    helpers_outside: list[str]  # helpers that joined a container outside the project
+    helpers_outside: list[str]  # helpers that joined a namespace or network outside it
     helpers_unseen: int  # helpers gone before they could be inspected
     neighbours: int  # events on other compose projects' containers (not attributable)
 
@@ -146,7 +146,7 @@ def trespasses(
         ):
             neighbours += 1
     outside = [
-        helper
+        f"{helper[:12]} joined {target}"
         for helper, target in helper_targets.items()
         if target and not _inside(target, project_ids, project)
     ]
@@ -156,6 +156,8 @@ def trespasses(
 
 def _inside(target: str, project_ids: set[str], project: str) -> bool:
     if target.startswith("network:"):
-        # compose names a project's networks "<project>_<network>"; '' is an unseen helper
-        return target == "network:" or target.removeprefix("network:").startswith(f"{project}_")
+        network = target.removeprefix("network:")
+        # '' is a helper gone before it was inspected; "none" a namespace of its own (the netem
+        # probe); compose names a project's networks "<project>_<network>"
+        return network in ("", "none") or network.startswith(f"{project}_")
     return target in project_ids

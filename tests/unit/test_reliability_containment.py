@@ -51,7 +51,7 @@ def test_events_on_guarded_containers_and_helpers_aimed_outside_are_trespasses()
         project=PROJECT,
     )
     assert [e.action for e in seen.on_guarded] == ["unpause"]
-    assert seen.helpers_outside == ["h2", "h4"]
+    assert seen.helpers_outside == [f"h2 joined {DECOY}", "h4 joined network:bridge"]
     assert seen.helpers_unseen == 1
     assert seen.neighbours == 1
     assert seen.count == 3
@@ -60,7 +60,12 @@ def test_events_on_guarded_containers_and_helpers_aimed_outside_are_trespasses()
 def test_a_run_that_stays_in_its_project_trespasses_nowhere() -> None:
     seen = trespasses(
         [event("pause", OURS), event("die", "d" * 64, **{"failwhale.chaos.project": PROJECT})],
-        helper_targets={"h1": OURS, "h2": f"network:{PROJECT}_default", "h3": "network:"},
+        helper_targets={
+            "h1": OURS,
+            "h2": f"network:{PROJECT}_default",
+            "h3": "network:",
+            "h4": "network:none",
+        },
         guarded={DECOY},
         project_ids={OURS},
         project=PROJECT,
