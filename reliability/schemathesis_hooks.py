@@ -1,9 +1,9 @@
 """Schemathesis hooks of check 9, loaded by `st run` through SCHEMATHESIS_HOOKS.
 
-A valid Idempotency-Key the fuzzer drew is replaced by a fresh one: it draws few distinct keys
-and sends them again with other bodies, which the contract answers with 422 on purpose (as the
-IETF Idempotency-Key draft says), a case schemathesis takes for valid data refused. Check 3
-covers key reuse; invalid keys are left as drawn, for the API to refuse.
+A valid Idempotency-Key the fuzzer drew for a positive case is replaced by a fresh one: it
+draws few distinct keys and sends them again with other bodies, which the contract answers with
+422 on purpose (as the IETF Idempotency-Key draft says), a case schemathesis takes for valid data
+refused. Check 3 covers key reuse; invalid keys are left as drawn, for the API to refuse.
 """
 
 import re
@@ -27,5 +27,10 @@ def fresh_key(drawn: object) -> object:
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    # Negative cases are left alone: they are refused whatever their key, and editing one makes
+    # schemathesis revalidate it as positive, which sends the credentials a "missing
+    # Authorization" case must go without (it then reports the 201 as auth ignored).
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return
     if case.headers and HEADER in case.headers:
         case.headers[HEADER] = fresh_key(case.headers[HEADER])
