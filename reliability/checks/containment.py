@@ -63,12 +63,14 @@ def run(context: SuiteContext) -> Outcome:
     decoys: list[Container] = []
     runner: subprocess.Popen[bytes] | None = None
     watch = EventWatch(PROJECT)
+    laps = Laps()
     try:
         stack.down()  # whatever a crashed earlier run of this check left
         journal.path.unlink(missing_ok=True)
         decoys = start_decoys(client)
         context.progress(f"compose project {PROJECT} starting")
         stack.up()
+        laps.mark("compose up")
         project_ids = stack.container_ids()
         guarded = {d.id for d in decoys} | {
             c.id for c in client.containers.list(all=True)
@@ -81,12 +83,16 @@ def run(context: SuiteContext) -> Outcome:
         applied = wait_applied(journal, runner, len(SCENARIO["method"]))
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait(10)
+        laps.mark("runner until its faults were in place")
         backend = DockerBackend(PROJECT, journal)
         try:
             left_by_runner = leftovers(backend)
+            laps.mark("scan before the sweep")
             context.progress("failwhale chaos sweep")
             swept = sweep(stack)
+            laps.mark("sweep")
             left_after = leftovers(backend)
+            laps.mark("scan after the sweep")
         finally:
             backend.client.close()
         project_ids |= stack.container_ids()
@@ -102,6 +108,7 @@ def run(context: SuiteContext) -> Outcome:
             decoy.remove(force=True)
         journal.path.unlink(missing_ok=True)
         client.close()
+        laps.mark("compose down")
     seen = trespasses(watch.events, watch.helper_targets, guarded, project_ids, PROJECT)
     actions = seen.count + len(decoys_state)
     faults_left = count(left_after)
@@ -132,9 +139,23 @@ def run(context: SuiteContext) -> Outcome:
             "helpers_not_inspected": seen.helpers_unseen,
             "decoys_changed": decoys_state,
             "neighbour_events_not_attributed": seen.neighbours,
+            "phase_s": laps.seconds,
         },
         notes="; ".join(problems),
     )
+
+
+class Laps:
+    """How long each phase took (the check has a time budget in CI)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = round(now - self._last, 1)
+        self._last = now
 
 
 def start_decoys(client: DockerClient) -> list[Container]:

@@ -17,7 +17,7 @@ SETTLE_S = 2.0  # writes after the last restart, so that posts served again are 
 def run(context: SuiteContext) -> Outcome:
     writers = context.size(3, 6)
     kills = context.size(2, 5)
-    every_s = context.size(5, 20)
+    every_s = context.size(4, 20)
     hold_s = 1.0
     stack = context.local_stack("posts-kill")
     try:

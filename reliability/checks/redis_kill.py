@@ -56,7 +56,7 @@ class PolicyResult:
 
 def run(context: SuiteContext) -> Outcome:
     kills = context.size(1, 3)
-    warm_s = context.size(3, 8)
+    warm_s = context.size(2, 8)
     writers = context.size(3, 6)
     stack = context.local_stack("redis-kill")
     results: list[PolicyResult] = []
