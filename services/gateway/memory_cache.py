@@ -23,3 +23,6 @@ class LastGood(Generic[K, V]):
         if value is not None:
             self._items.move_to_end(key)
         return value
+
+    def drop(self, key: K) -> None:
+        self._items.pop(key, None)

@@ -18,6 +18,7 @@ from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
 from services.common.replicas import ReplicaSet
 from services.gateway.degraded import Degradations, degraded_response
+from services.gateway.follows import FollowLists
 from services.gateway.memory_cache import LastGood
 from services.gateway.relay import relay
 
@@ -60,11 +61,10 @@ class TimelineReader:
         degradations: Degradations,
     ) -> None:
         self.replicas = replicas
-        self.users = users
         self.posts = posts
         self.reads = reads
         self.degradations = degradations
-        self.following: LastGood[int, list[int]] = LastGood(CACHE_ENTRIES)
+        self.follows = FollowLists(users, CACHE_ENTRIES)
 
     async def page(self, user: User, token: str, limit: int, before: int | None) -> Response:
         params: dict[str, int] = {"limit": limit} | ({"before": before} if before else {})
@@ -78,6 +78,7 @@ class TimelineReader:
                 raise
             return await self._without_replicas(user, key, limit, before)
         self.reads.answers.put(key, answer.content)
+        self.follows.warm(user.id)  # for fan-out on read, should the replicas die
         return relay(answer)
 
     async def _without_replicas(
@@ -97,15 +98,8 @@ class TimelineReader:
         self, user: User, limit: int, before: int | None
     ) -> tuple[dict[str, Any], list[str]]:
         reasons = [self.degradations.served("timeline", "fanout-on-read")]
-        try:
-            answer = await self.users.request("GET", f"/internal/users/{user.id}/following")
-            followed: list[int] = answer.json()["items"]
-            self.following.put(user.id, followed)
-        except DependencyUnavailable:
-            remembered = self.following.get(user.id)
-            if remembered is None:
-                raise
-            followed = remembered
+        followed, remembered = await self.follows.of(user.id)
+        if remembered:
             reasons.append(self.degradations.served("users", "cached-follows"))
         answer = await self.posts.request(
             "POST",

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from services.common.auth import BearerToken, CurrentUser
+from services.common.auth import BearerToken, CurrentUser, User
 from services.common.errors import Unprocessable
 from services.common.limits import PAGE_DEFAULT, PAGE_MAX
 from services.common.paging import BeforeQuery, LimitQuery
@@ -22,8 +22,10 @@ from services.common.wire import (
     Trends,
 )
 from services.gateway.deps import BackendsDep, Directory, GatewayDep, IdempotencyKey
+from services.gateway.directory import HandleDirectory
 from services.gateway.reads import trends_or_nothing
 from services.gateway.relay import relay
+from services.gateway.wiring import Gateway
 
 router = APIRouter(prefix="/v1")
 ACCEPTED: dict[int | str, dict[str, Any]] = {
@@ -76,19 +78,28 @@ async def log_in(body: Credentials, backends: BackendsDep) -> Response:
 
 @router.put("/follows/{handle}", status_code=204, tags=["follows"], responses=PROBLEMS)
 async def follow(
-    handle: str, _: CurrentUser, token: BearerToken, backends: BackendsDep, directory: Directory
+    handle: str, user: CurrentUser, token: BearerToken, gateway: GatewayDep, directory: Directory
 ) -> Response:
-    followee = await directory.id_of(handle)
-    await backends.users.request("PUT", f"/internal/follows/{followee}", user_token=token)
-    return Response(status_code=204)
+    return await _change_follow("PUT", handle, user, token, gateway, directory)
 
 
 @router.delete("/follows/{handle}", status_code=204, tags=["follows"], responses=PROBLEMS)
 async def unfollow(
-    handle: str, _: CurrentUser, token: BearerToken, backends: BackendsDep, directory: Directory
+    handle: str, user: CurrentUser, token: BearerToken, gateway: GatewayDep, directory: Directory
+) -> Response:
+    return await _change_follow("DELETE", handle, user, token, gateway, directory)
+
+
+async def _change_follow(
+    method: str, handle: str, user: User, token: str, gateway: Gateway, directory: HandleDirectory
 ) -> Response:
     followee = await directory.id_of(handle)
-    await backends.users.request("DELETE", f"/internal/follows/{followee}", user_token=token)
+    try:
+        await gateway.backends.users.request(
+            method, f"/internal/follows/{followee}", user_token=token
+        )
+    finally:  # changed, or maybe changed (a timeout): the kept follow list is no longer sure
+        gateway.timeline.follows.forget(user.id)
     return Response(status_code=204)
 
 

@@ -70,6 +70,7 @@ async def run_gateway(
     try:
         yield gateway
     finally:
+        await gateway.timeline.follows.close()
         for task in tasks:
             task.cancel()
         for task in tasks:
