@@ -55,7 +55,6 @@ class Downstream:
         self.policy = policy or EdgePolicy()
         self.resilient = resilient
         self.outcomes = OutcomeWindow()
-        self._calls: dict[str, Any] = {}
         self.breaker = AsyncBreaker(name, self.policy.breaker, on_change=metrics.breaker_changed)
         self.bulkhead = Bulkhead(name, self.policy.max_concurrent)
         metrics.breaker_state.labels(metrics.service, name).set(0)
@@ -109,7 +108,7 @@ class Downstream:
                 last = attempt == attempts or exc.reason in ("breaker-open", "bulkhead-full")
                 if last or loop.time() + pause >= deadline:
                     raise
-                self.metrics.retries.labels(self.metrics.service, self.name).inc()
+                self.metrics.series(self.metrics.retries, self.name).inc()
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -158,7 +157,7 @@ class Downstream:
         try:
             self.bulkhead.enter()
         except BulkheadFull as exc:
-            self.metrics.rejections.labels(self.metrics.service, self.name, "bulkhead").inc()
+            self.metrics.series(self.metrics.rejections, self.name, "bulkhead").inc()
             raise DependencyUnavailable(
                 self.name, f"{self.name} is saturated", reason="bulkhead-full"
             ) from exc
@@ -177,7 +176,7 @@ class Downstream:
         return DependencyUnavailable(self.name, f"{self.name} timed out", reason="timeout")
 
     def _rejected(self, exc: BreakerOpen) -> DependencyUnavailable:
-        self.metrics.rejections.labels(self.metrics.service, self.name, "breaker").inc()
+        self.metrics.series(self.metrics.rejections, self.name, "breaker").inc()
         return DependencyUnavailable(
             self.name,
             f"{self.name} is failing; calls are suspended",
@@ -192,11 +191,7 @@ class Downstream:
 
     def _record(self, outcome: str, *, ok: bool) -> None:
         self.outcomes.record(ok)
-        counter = self._calls.get(outcome)
-        if counter is None:  # labels() locks and builds a key: once per outcome, not per call
-            counter = self.metrics.downstream_calls.labels(self.metrics.service, self.name, outcome)
-            self._calls[outcome] = counter
-        counter.inc()
+        self.metrics.series(self.metrics.downstream_calls, self.name, outcome).inc()
 
 
 class _Call:

@@ -19,6 +19,7 @@ class ServiceMetrics:
 
     def __init__(self, service: str) -> None:
         self.service = service
+        self._series: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "failwhale_http_requests",
@@ -83,6 +84,15 @@ class ServiceMetrics:
             ["service", "kind"],
             registry=self.registry,
         )
+
+    def series(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(self.service, *labels)`, looked up once: `labels()` takes a lock and
+        builds its key on every call, and these are counted on every request."""
+        key = (id(metric), labels)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(self.service, *labels)
+        return child
 
     def breaker_changed(self, dependency: str, _old: str, new: str) -> None:
         self.breaker_state.labels(self.service, dependency).set(STATE_VALUES[new])

@@ -33,7 +33,7 @@ class Degradations:
     def served(self, dependency: str, fallback: str) -> str:
         """Record a fallback answer; returns its reason as written in `X-Degraded`."""
         self._last[dependency] = time.monotonic()
-        self.metrics.fallbacks.labels(self.metrics.service, dependency, fallback).inc()
+        self.metrics.series(self.metrics.fallbacks, dependency, fallback).inc()
         return f"{dependency}={fallback}"
 
     def recent(self, dependency: str) -> bool:
