@@ -24,13 +24,20 @@ class OpenLoop:
     timeout_s: float = 35.0
     outcomes: list[Outcome] = field(default_factory=list)
 
-    async def run(self, client: httpx.AsyncClient, duration_s: float, started: float) -> None:
+    async def run(
+        self,
+        client: httpx.AsyncClient,
+        duration_s: float,
+        started: float,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Requests for `duration_s`, or until `stop` is set if that comes first."""
         interval = 1.0 / self.rate
         tasks: set[asyncio.Task[None]] = set()
         n = 0
         next_at = time.monotonic()
         end = next_at + duration_s
-        while next_at < end:
+        while next_at < end and not (stop is not None and stop.is_set()):
             task = asyncio.create_task(self._one(client, n, started))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -6,8 +6,9 @@ home-timeline reads per second, then started again; the gateway's /v1/status is 
 
 Figures: seconds from the kill until both replicas' breakers are seen open; p99 of the reads
 during the outage over p99 while healthy; the outage's error and degraded rates; and seconds
-from the restart (the moment the replicas are started again) until both breakers are closed and
-the answers sent from then on are under 0.5 % errors, also less the breaker's reset timeout.
+from the replicas' return (both answer /readyz again after their restart) until both breakers
+are closed and the answers sent from then on are under 0.5 % errors, also less the breaker's
+reset timeout. The replicas' start-up time (uvicorn's, not the gateway's) is reported apart.
 """
 
 import argparse
@@ -41,8 +42,8 @@ class OutageFigures:
     outage_p99_ratio: float | None
     outage_error_rate: float
     outage_degraded_rate: float
-    replicas_ready_after_s: float  # from the restart until both answer /readyz
-    recovery_s: float | None  # from the restart
+    replicas_ready_after_s: float  # from the restart until both answer /readyz (start-up)
+    recovery_s: float | None  # from the moment both answer /readyz
     reset_timeout_s: float
     recovery_over_reset_s: float | None
     requests: int
@@ -94,7 +95,9 @@ async def _run(
     async with httpx.AsyncClient(base_url=url, timeout=35, limits=limits) as client:
         started = time.monotonic()
         watcher = asyncio.create_task(_watch_breakers(url, samples, started, stop))
-        loader = asyncio.create_task(load.run(client, 3 * phase_s, started))
+        # Until a phase after the replicas are back, however long their start-up takes.
+        enough = asyncio.Event()
+        loader = asyncio.create_task(load.run(client, 3 * phase_s + 120, started, enough))
         progress(f"healthy, {rate:g} reads/s")
         await asyncio.sleep(phase_s)
         killed_at = time.monotonic() - started
@@ -109,6 +112,8 @@ async def _run(
             await asyncio.to_thread(stack.wait_ready, replica)
         ready_at = time.monotonic() - started
         progress("replicas restarted, recovering")
+        await asyncio.sleep(phase_s)
+        enough.set()
         await loader
         stop.set()
         await watcher
@@ -133,7 +138,7 @@ def figures(
     errors = sum(1 for o in outage if o.status != 200)
     degraded = sum(1 for o in outage if o.status == 200 and o.degraded)
     reset_s = POLICIES["timeline"].breaker.reset_timeout_s
-    recovered = recovery(outcomes, samples, restart_at)
+    recovered = recovery(outcomes, samples, ready_at)
     return OutageFigures(
         resilience=resilience,
         rate=rate,
@@ -161,9 +166,9 @@ def detection(samples: Samples, killed_at: float) -> float | None:
 
 
 def recovery(outcomes: list[Outcome], samples: Samples, restart_at: float) -> float | None:
-    """Seconds from the restart to the first moment after which every sample shows both
-    breakers closed and the answers sent from then on are under 0.5 % errors (None: never
-    within the run)."""
+    """Seconds from `restart_at` (the replicas are back) to the first moment after which every
+    sample shows both breakers closed and the answers sent from then on are under 0.5 % errors
+    (None: never within the run)."""
     closed_from = None
     for at, states in sorted(samples):
         if at < restart_at:
