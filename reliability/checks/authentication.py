@@ -142,7 +142,7 @@ def run(context: SuiteContext) -> Outcome:
             public_api(api, keys, victim, peer, tally)
             internal_routes(stack.layout, keys, victim, peer, tally)
             written = nothing_written(api, victim, peer)
-            lockout = guess_passwords(api, victim, context.size(15, 30))
+            lockout = guess_passwords(api, victim, context.size(12, 30))
     finally:
         stack.down()
     total = sum(tally.tried.values())

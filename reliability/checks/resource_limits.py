@@ -87,7 +87,7 @@ def abuse_for(
 def members_with_timelines(api: httpx.Client, readers: int) -> list[Member]:
     authors = [sign_up(api, "author") for _ in range(3)]
     for author in authors:
-        for i in range(10):
+        for i in range(6):
             post(api, author, f"{author.handle} number {i} #limits")
     members = [sign_up(api, "reader") for _ in range(readers)]
     for member in members:
@@ -107,17 +107,18 @@ def run(context: SuiteContext) -> Outcome:
         target = Target(stack.layout.host, port, members[0].token)
         log = AbuseLog()
         # An abusive window outlasts the services' request read deadline (5 s), so that every
-        # slow client of the window is cut off within it.
-        rounds, window_s = context.size(2, 5), float(context.size(6, 10))
+        # slow client of the window is cut off within it; quiet windows may be shorter.
+        rounds, abuse_s = context.size(2, 5), float(context.size(6, 10))
+        quiet_s = float(context.size(3, 10))
         with HonestReaders(url, members) as readers:
             time.sleep(WARM_UP_S)
             for round_ in range(rounds):
                 context.progress(f"8. round {round_ + 1} of {rounds}: quiet")
                 readers.window = "quiet"
-                time.sleep(window_s)
+                time.sleep(quiet_s)
                 context.progress(f"8. round {round_ + 1} of {rounds}: abuse")
                 readers.window = "abuse"
-                abuse_for(window_s, target, log, abusers=2, slow_clients=context.size(4, 8))
+                abuse_for(abuse_s, target, log, abusers=2, slow_clients=context.size(4, 8))
             readers.window = "after"
     finally:
         stack.down()
