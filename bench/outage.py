@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import httpx
 
@@ -67,8 +68,9 @@ def measure(
     phase_s: float = 10.0,
     users: int = 40,
     progress: Callable[[str], None] = lambda _: None,
+    checkout: Path | None = None,
 ) -> OutageFigures:
-    with local_stack(resilience) as stack:
+    with local_stack(resilience, checkout=checkout) as stack:
         progress(f"seeding {users} accounts")
         return asyncio.run(_run(stack, resilience, rate, phase_s, users, progress))
 

@@ -3,6 +3,8 @@ with every post fanned out before the measuring starts."""
 
 import asyncio
 import json
+import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,12 +30,38 @@ class Reader:
     token: str
 
 
+class CheckoutStack(LocalStack):
+    """A local stack whose services run the code of another checkout (bench.ab). `-P`: the
+    current directory must not come first on the services' sys.path, the checkout must."""
+
+    def __init__(self, checkout: Path, workdir: Path, env: dict[str, str]) -> None:
+        super().__init__(workdir, free_layout(), env=env)
+        self.checkout = checkout
+
+    def start_service(self, name: str) -> None:
+        spec = self._spec(name)
+        command = [
+            sys.executable, "-P", "-m", "uvicorn", f"{spec.module}:create_app", "--factory",
+            "--host", self.layout.host, "--port", str(spec.port), "--no-access-log",
+        ]  # fmt: skip
+        env = self.layout.environment(name) | self.env | {"PYTHONPATH": str(self.checkout)}
+        self._spawn(name, command, os.environ.copy() | env)
+
+
 @contextmanager
-def local_stack(resilience: str = "on", env: dict[str, str] | None = None) -> Iterator[LocalStack]:
-    """A local stack in a folder of its own, always taken down."""
+def local_stack(
+    resilience: str = "on", env: dict[str, str] | None = None, checkout: Path | None = None
+) -> Iterator[LocalStack]:
+    """A local stack in a folder of its own (running `checkout`'s code, if given), always taken
+    down."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{resilience}-") as workdir:
         extra = {"FAILWHALE_RESILIENCE": resilience, "FAILWHALE_LOG_LEVEL": "WARNING"}
-        stack = LocalStack(Path(workdir), free_layout(), env=extra | (env or {}))
+        settings = extra | (env or {})
+        stack = (
+            CheckoutStack(checkout, Path(workdir), settings)
+            if checkout is not None
+            else LocalStack(Path(workdir), free_layout(), env=settings)
+        )
         stack.up()
         try:
             yield stack
