@@ -27,7 +27,28 @@ from services.gateway.reads import trends_or_nothing
 from services.gateway.relay import relay
 from services.gateway.wiring import Gateway
 
-router = APIRouter(prefix="/v1")
+# Operation ids are the route functions' names ("follow", not "follow_v1_follows__handle__put"):
+# the OpenAPI links below name them, and so can clients.
+router = APIRouter(prefix="/v1", generate_unique_id_function=lambda route: route.name)
+
+
+def link(operation: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation, "parameters": parameters}
+
+
+# OpenAPI links: where the answer of a write leads (what a stateful test follows). Link names
+# follow OpenAPI's component-name rule (letters, digits, ".", "-", "_").
+NEW_MEMBER_LINKS = {
+    "follow": link("follow", handle="$response.body#/handle"),
+    "unfollow": link("unfollow", handle="$response.body#/handle"),
+    "read_their_posts": link("user_posts", handle="$response.body#/handle"),
+    "write_to_them": link("send_dm", handle="$response.body#/handle"),
+    "read_the_conversation": link("read_dms", handle="$response.body#/handle"),
+}
+NEW_POST_LINKS = {
+    "read_it": link("get_post", post_id="$response.body#/id"),
+    "read_the_authors_posts": link("user_posts", handle="$response.body#/author"),
+}
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {
         "description": "Accepted into the outbox while the service is away; "
@@ -55,7 +76,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=NewAccount,
     tags=["accounts"],
-    responses={409: {"description": "The handle is taken"}, **PROBLEMS},
+    responses={
+        201: {"description": "The new member and their token", "links": NEW_MEMBER_LINKS},
+        409: {"description": "The handle is taken"},
+        **PROBLEMS,
+    },
 )
 async def register(body: Credentials, backends: BackendsDep) -> Response:
     return relay(
@@ -108,7 +133,12 @@ async def _change_follow(
     status_code=201,
     response_model=Post,
     tags=["posts"],
-    responses={**ACCEPTED, **IN_PROGRESS, **PROBLEMS},
+    responses={
+        201: {"description": "The post", "links": NEW_POST_LINKS},
+        **ACCEPTED,
+        **IN_PROGRESS,
+        **PROBLEMS,
+    },
 )
 async def create_post(
     body: NewPost, user: CurrentUser, token: BearerToken, gateway: GatewayDep, key: IdempotencyKey

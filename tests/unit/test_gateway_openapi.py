@@ -48,3 +48,18 @@ def test_idempotency_key_header_publishes_the_enforced_rule(
         assert published.fullmatch(key) and checked_key(key) == key
     for key in [" edge", "edge ", "tab\there", "clé"]:
         assert not published.fullmatch(key)
+
+
+def test_operation_ids_are_the_route_names_and_links_lead_to_them(schema: dict[str, Any]) -> None:
+    operations = {
+        op["operationId"]: (method, path)
+        for path, methods in schema["paths"].items()
+        for method, op in methods.items()
+    }
+    assert operations["follow"] == ("put", "/v1/follows/{handle}")
+    for method, path in [("post", "/v1/users"), ("post", "/v1/posts")]:
+        links = schema["paths"][path][method]["responses"]["201"]["links"]
+        assert links
+        for name, target in links.items():
+            assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
+            assert target["operationId"] in operations
