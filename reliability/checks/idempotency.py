@@ -49,6 +49,17 @@ class Tally:
     cross_user_refused: int = 0
 
     @property
+    def unacknowledged(self) -> int:
+        """Writes no attempt got a post for, even after the resume: the check proves nothing
+        about those."""
+        return sum(w.acknowledged_id is None for w in self.writes)
+
+    @property
+    def from_outbox(self) -> int:
+        """Answers 202: the pause really sent writes to the gateway's outbox."""
+        return sum(s == 202 for w in self.writes for s in w.statuses)
+
+    @property
     def race_requests(self) -> int:
         return sum(len(r.statuses) - 1 for r in self.races)
 
@@ -64,6 +75,8 @@ class Tally:
     def passed(self) -> bool:
         return (
             bool(self.writes)
+            and self.unacknowledged == 0
+            and self.from_outbox > 0
             and self.duplicates == self.lost == self.inconsistent == 0
             and self.other_body[422] == sum(self.other_body.values()) > 0
             and self.other_body_written == 0
@@ -77,7 +90,8 @@ class Tally:
         statuses = ", ".join(f"{s} x{n}" for s, n in sorted(self.other_body.items()))
         return (
             f"duplicates {self.duplicates} of {len(self.writes)} (lost {self.lost}, "
-            f"answers changed {self.inconsistent}); other body {statuses or 'none'}; "
+            f"unacknowledged {self.unacknowledged}, answers changed {self.inconsistent}, "
+            f"{self.from_outbox} answers 202); other body {statuses or 'none'}; "
             f"concurrent 409/first answer x{self.race_held}/{self.race_requests}, "
             f"extra posts {self.race_extra_posts}; cross-user leaks "
             f"{self.cross_user_leaks + self.cross_user_refused} of {self.cross_user}"

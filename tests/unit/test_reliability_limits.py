@@ -47,7 +47,7 @@ def test_keyed_write_keeps_every_answer_and_spots_a_changed_one() -> None:
 
 
 def passing_tally() -> Tally:
-    tally = Tally(writes=[KeyedWrite("k", "t", [202], [1])])
+    tally = Tally(writes=[KeyedWrite("k", "t", [202, 202], [1, 1])])
     tally.other_body[422] = 1
     tally.races = [RaceResult("r", [201, 409, 201], written=1, refused=1, replayed=1,
                               posts_written=1)]  # fmt: skip
@@ -66,6 +66,12 @@ def test_idempotency_tally_passes_only_when_nothing_went_wrong() -> None:
     assert not tally.passed()
     tally = passing_tally()
     tally.races[0].posts_written = 2
+    assert not tally.passed()
+    tally = passing_tally()
+    tally.writes.append(KeyedWrite("never", "t", ["timeout", 409]))  # never acknowledged
+    assert not tally.passed()
+    tally = passing_tally()
+    tally.writes = [KeyedWrite("k", "t", [201], [1])]  # the pause never reached the outbox
     assert not tally.passed()
     assert "duplicates 0 of 1" in passing_tally().figure()
 
