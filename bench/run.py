@@ -78,12 +78,14 @@ def bench_resilience(quick: bool, say: Say) -> dict[str, Any]:
     common = {"scale": f["scale"], "backend": "local", "verdicts": verdicts}
     return {
         "on_off_error_ratio": res.figure(
-            "on_off_error_ratio", f["error_ratio"], scenarios=errors, **common
+            "on_off_error_ratio", f["error_ratio"], headline=resilience.ERROR_SCENARIO,
+            scenarios=errors, **common,
         ),
         "on_off_p99_ratio": res.figure(
-            "on_off_p99_ratio", f["p99_ratio"], scenarios=p99s, **common
+            "on_off_p99_ratio", f["p99_ratio"], headline=resilience.P99_SCENARIO,
+            scenarios=p99s, **common,
         ),
-    }
+    }  # fmt: skip
 
 
 def bench_footprint(quick: bool, say: Say) -> dict[str, Any]:
