@@ -70,7 +70,7 @@ def config_file(folder: Path, handles: list[str], post_ids: list[int]) -> Path:
 def fuzz(url: str, fuzzer: Member, config: Path, context: SuiteContext) -> FuzzRun:
     folder = config.parent
     report = folder / "schemathesis.json"
-    budget_s = context.size(15, 240)
+    budget_s = context.size(12, 240)
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color",
         "run", f"{url}/openapi.json",
