@@ -6,12 +6,13 @@ Quiet and abusive windows alternate (quiet, abuse, quiet, abuse, ...) and each k
 on a machine shared with other work, a drift in the background then weighs on both alike
 instead of on whichever window it happened to fall in."""
 
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -108,8 +109,8 @@ def run(context: SuiteContext) -> Outcome:
         log = AbuseLog()
         # An abusive window outlasts the services' request read deadline (5 s), so that every
         # slow client of the window is cut off within it; quiet windows may be shorter.
-        rounds, abuse_s = context.size(2, 5), float(context.size(6, 10))
-        quiet_s = float(context.size(3, 10))
+        rounds, abuse_s = context.size(3, 5), float(context.size(6, 10))
+        quiet_s = float(context.size(2, 10))
         with HonestReaders(url, members) as readers:
             time.sleep(WARM_UP_S)
             for round_ in range(rounds):
@@ -122,7 +123,11 @@ def run(context: SuiteContext) -> Outcome:
             readers.window = "after"
     finally:
         stack.down()
-    return verdict(readers.latencies, readers.failures, log)
+    outcome = verdict(readers.latencies, readers.failures, log)
+    # Other work on the machine moves both windows' latencies; say how busy it was.
+    load = os.getloadavg()[0]
+    notes = f"load average {load:.1f} on {os.cpu_count()} cores during the run"
+    return replace(outcome, measured=outcome.measured | {"load_average": load}, notes=notes)
 
 
 def verdict(
