@@ -80,7 +80,9 @@ def free_layout(attempts: int = 50) -> LocalLayout:
             return True
 
     for _ in range(attempts):
-        base = random.randrange(20_000, 40_000, 10)
+        # Below Linux's ephemeral range (32768 and up by default): a port free now in that
+        # range can become the local end of some outgoing connection before uvicorn binds it.
+        base = random.randrange(20_000, 32_000, 10)
         ports = [*range(base, base + 7), base + 9]
         if all(free(p) for p in ports):
             return LocalLayout(base_port=base, redis_port=base + 9)
