@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from services.common.aiohttp_transport import AiohttpTransport
+from services.common.aiohttp_transport import InternalClient
 from services.common.auth import ServiceCredential
 from services.common.breaker import OPEN, Admission, AsyncBreaker, BreakerOpen
 from services.common.bulkhead import Bulkhead, BulkheadFull
@@ -31,9 +31,7 @@ DEADLINE_MARGIN_S = 0.05
 def open_http_client(max_connections: int = 256) -> httpx.AsyncClient:
     """httpx's API over aiohttp's pool (services.common.aiohttp_transport says why), keeping
     up to `max_connections` connections open and alive."""
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(max_connections), timeout=httpx.Timeout(UNGUARDED_TIMEOUT_S)
-    )
+    return InternalClient(max_connections, httpx.Timeout(UNGUARDED_TIMEOUT_S))
 
 
 class Downstream:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from services.common.aiohttp_transport import AiohttpTransport
+from services.common.aiohttp_transport import AiohttpTransport, InternalClient
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +91,32 @@ async def test_connection_closed_without_an_answer_is_a_read_error() -> None:
     async with tcp_server(hang_up) as url, _client() as client:
         with pytest.raises(httpx.ReadError):
             await client.get(url)
+
+
+async def test_internal_client_sends_a_plain_call_whole() -> None:
+    async with tcp_server(_answer_json) as url, InternalClient(8, httpx.Timeout(2.0)) as client:
+        answer = await client.request(
+            "POST", f"{url}/y", params={"b": 2}, headers={"x-k": "v"}, json={"a": [1]},
+            timeout=httpx.Timeout(1.0),
+        )  # fmt: skip
+    assert answer.status_code == 201
+    assert answer.json() == {"echo": "POST /y?b=2 HTTP/1.1", "body": len(b'{"a":[1]}')}
+    assert answer.request.url == httpx.URL(f"{url}/y?b=2")
+
+
+async def test_internal_client_takes_httpx_road_for_anything_else() -> None:
+    async with tcp_server(_answer_json) as url, InternalClient(8, httpx.Timeout(2.0)) as client:
+        answer = await client.request("GET", httpx.URL(url), follow_redirects=False)
+    assert answer.status_code == 201
+    assert answer.json()["echo"] == "GET / HTTP/1.1"
+
+
+async def test_internal_client_timeouts_are_httpx_timeouts() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+        await writer.wait_closed()
+
+    async with tcp_server(silent) as url, InternalClient(8, httpx.Timeout(2.0)) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.request("GET", url, timeout=httpx.Timeout(0.2))
