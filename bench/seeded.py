@@ -82,12 +82,22 @@ async def seed_readers(
 
         async def post(n: int, token: str) -> None:
             async with limit:
-                answer = await client.post(
-                    "/v1/posts",
-                    json={"text": f"bench post {n} #bench"},
-                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"b{n}"},
-                )
-                answer.raise_for_status()
+                for attempt in range(3):  # keyed: a retry cannot make a second post
+                    try:
+                        answer = await client.post(
+                            "/v1/posts",
+                            json={"text": f"bench post {n} #bench"},
+                            headers={
+                                "Authorization": f"Bearer {token}",
+                                "Idempotency-Key": f"b{n}",
+                            },
+                        )
+                        answer.raise_for_status()
+                        return
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
+                        await asyncio.sleep(0.5)
 
         await asyncio.gather(
             *(post(i * posts_each + k, t) for i, t in enumerate(tokens) for k in range(posts_each))
