@@ -150,8 +150,10 @@ def run(only: list[str], quick: bool, console: Console) -> tuple[dict[str, Any],
         for name in only:
             task = tasks[name]
 
-            def say(text: str, task: Any = task) -> None:
+            def say(text: str, task: Any = task, name: str = name) -> None:
                 progress.update(task, description=text)
+                if not console.is_terminal:  # a log: one line per step instead of a live view
+                    console.print(f"{name}: {text}", markup=False, highlight=False)
 
             progress.start_task(task)
             try:
