@@ -24,7 +24,7 @@ import httpx
 
 from bench.seeded import Reader, local_stack, seed_readers
 from bench.wrk import WrkRequest, WrkResult, run_wrk
-from failwhale.localstack import LocalStack
+from failwhale.localstack import HTTP_PROTOCOL, LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = 20
@@ -69,11 +69,11 @@ def free_port() -> int:
 @contextmanager
 def baseline_server(stack: LocalStack) -> Iterator[tuple[str, int]]:
     """The one-hop app on a free port, started like the services (uvicorn, factory, no access
-    log), reading the stack's Redis."""
+    log, the same HTTP protocol class), reading the stack's Redis."""
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "bench.baseline_app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--http", HTTP_PROTOCOL,
     ]  # fmt: skip
     env = os.environ | {"FAILWHALE_REDIS_URL": stack.layout.redis_url, "PYTHONPATH": str(REPO)}
     log = (Path(stack.workdir) / "logs" / "baseline.log").open("ab")

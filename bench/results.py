@@ -6,7 +6,7 @@ Shape (docs/performance.md explains each key):
     {"read_path_ratio": {"value": 0.62, "target": ">= 0.5", "met": true,
                          "gateway_rps": ..., "baseline_rps": ..., ...},
      ... one entry per key of KEYS ...,
-     "run": {"generated_at": ..., "quick": false, "commit": ..., "cores": 2, ...}}
+     "run": {"started_at": ..., "quick": false, "commit": ..., "cores": 2, ...}}
 
 `value` is null and `met` is null when the benchmark did not run or could not measure it (the
 entry then says why in `note`).
@@ -135,7 +135,7 @@ def table(results: dict[str, Any]) -> str:
             f"| `{key}` | {WHAT[key]} | {_fmt(entry.get('value'))} | {entry['target']} | {met} |"
         )
     run = results.get("run", {})
-    stamp = f"Run of {run.get('generated_at', '?')}" + (" (--quick)" if run.get("quick") else "")
+    stamp = f"Run started {run.get('started_at', '?')}" + (" (--quick)" if run.get("quick") else "")
     return "\n".join([*rows, "", f"{stamp}, commit {run.get('commit', '?')}."])
 
 

@@ -130,7 +130,7 @@ def run_meta(quick: bool, only: list[str]) -> dict[str, Any]:
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     return {
-        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "started_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "quick": quick,
         "benchmarks": only,
         "commit": commit,
@@ -141,7 +141,7 @@ def run_meta(quick: bool, only: list[str]) -> dict[str, Any]:
 
 
 def run(only: list[str], quick: bool, console: Console) -> tuple[dict[str, Any], list[str]]:
-    new: dict[str, Any] = {}
+    new: dict[str, Any] = {"run": run_meta(quick, only)}  # the commit that runs, not the next
     failures: list[str] = []
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[name]:<11}"),
                TextColumn("{task.description}"), TimeElapsedColumn())  # fmt: skip
@@ -162,7 +162,6 @@ def run(only: list[str], quick: bool, console: Console) -> tuple[dict[str, Any],
             except Exception as exc:  # one benchmark failing must not lose the others
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")
                 progress.update(task, description=f"[red]failed: {exc}", completed=1)
-    new["run"] = run_meta(quick, only)
     return new, failures
 
 

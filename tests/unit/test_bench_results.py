@@ -113,7 +113,7 @@ def test_the_docs_table_replaces_only_its_own_block(tmp_path: Path) -> None:
     data = {
         "read_path_ratio": res.figure("read_path_ratio", 0.62),
         "stack_memory_mib": res.figure("stack_memory_mib", 2000.0),
-        "run": {"generated_at": "then", "commit": "abc"},
+        "run": {"started_at": "then", "commit": "abc"},
     }
     res.write_table(doc, data)
     text = doc.read_text()
