@@ -107,7 +107,8 @@ def run(context: SuiteContext) -> Outcome:
         stack.down()
         for decoy in decoys:
             decoy.remove(force=True)
-        journal.path.unlink(missing_ok=True)
+        for suffix in (".json", ".lock"):  # the journal and its file lock: ours alone
+            journal.path.with_suffix(suffix).unlink(missing_ok=True)
         client.close()
         laps.mark("compose down")
     seen = trespasses(watch.events, watch.helper_targets, guarded, project_ids, PROJECT)
