@@ -4,7 +4,7 @@ way the services are, that reads a home timeline straight from the timeline serv
 service makes too) and answers the page in public form.
 
 No auth, no breaker, no middleware, no second hop: what a timeline read costs with nothing
-around it.
+around it. Like the services, it turns FastAPI's OpenTelemetry hooks off.
 
     FAILWHALE_REDIS_URL=redis://... uvicorn bench.baseline_app:create_app --factory
 """
@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Query
 from starlette.responses import Response
 
+from services.common.service_app import NO_TELEMETRY
 from services.timeline.store import PAGE_SCRIPT, POST_PREFIX
 
 
@@ -28,7 +29,7 @@ def _public(record: bytes) -> dict[str, Any]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, telemetry=NO_TELEMETRY)
     redis = aioredis.Redis.from_url(os.environ["FAILWHALE_REDIS_URL"], max_connections=64)
     page_script = redis.register_script(PAGE_SCRIPT)
 

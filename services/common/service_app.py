@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from services.common import health
 from services.common.auth import TokenKeys
@@ -16,6 +17,7 @@ from services.common.redis_store import connect_redis, install_redis_error_handl
 from services.common.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def build_service_app(
@@ -47,6 +49,9 @@ def build_service_app(
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        # The services export Prometheus metrics, not OpenTelemetry: without this, FastAPI looks
+        # up three OpenTelemetry providers on every request to find them unconfigured.
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.token_keys = TokenKeys(settings.token_secret, settings.internal_secret)
