@@ -41,8 +41,8 @@ WHAT = {
     "read_path_ratio": "home-timeline reads/s through the gateway over a one-hop baseline",
     "breaker_detect_s": "s from SIGKILL of both timeline replicas to their breakers open",
     "outage_p99_ratio": "p99 with both timeline replicas dead over healthy p99",
-    "recovery_over_reset_s": "s from the restart to breakers closed and errors < 0.5 %, "
-    "minus the reset timeout",
+    "recovery_over_reset_s": "s from the replicas' return to breakers closed and errors "
+    "< 0.5 %, minus the reset timeout",
     "on_off_error_ratio": "error rate during the fault, resilience off over on (timeline-outage)",
     "on_off_p99_ratio": "p99 during the fault, resilience off over on (dms-slow)",
     "stack_memory_mib": "peak memory of the compose stack under load (MiB, docker stats sum)",
