@@ -10,6 +10,7 @@ no retry, no bulkhead.
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,6 +27,9 @@ from services.common.retry import is_idempotent
 
 # The whole-call deadline is a backstop: each attempt's own timeout fires first.
 DEADLINE_MARGIN_S = 0.05
+# How long a reader waits on the half-open probe its call became before the fallback answers;
+# the probe itself goes on in the background, with the edge's own timeout, and decides the breaker.
+PROBE_PATIENCE_S = 0.2
 
 
 def open_http_client(max_connections: int = 256) -> httpx.AsyncClient:
@@ -55,6 +59,7 @@ class Downstream:
         self.outcomes = OutcomeWindow()
         self.breaker = AsyncBreaker(name, self.policy.breaker, on_change=metrics.breaker_changed)
         self.bulkhead = Bulkhead(name, self.policy.max_concurrent)
+        self._probes: set[asyncio.Task[httpx.Response]] = set()
         metrics.breaker_state.labels(metrics.service, name).set(0)
 
     async def request(
@@ -96,7 +101,7 @@ class Downstream:
             )
             try:
                 async with asyncio.timeout(remaining + DEADLINE_MARGIN_S):
-                    return await self._attempt(call, limits, guarded=True)
+                    return await self._attempt(call, limits, guarded=True, hedge=repeatable)
             except TimeoutError as exc:
                 raise DependencyUnavailable(
                     self.name, f"{self.name} timed out", reason="timeout"
@@ -110,8 +115,38 @@ class Downstream:
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, call: "_Call", limits: httpx.Timeout, guarded: bool) -> httpx.Response:
+    async def _attempt(
+        self, call: "_Call", limits: httpx.Timeout, guarded: bool, hedge: bool = False
+    ) -> httpx.Response:
         admission = self._admit() if guarded else None
+        if admission is not None and admission.probe and hedge:
+            return await self._probe_in_background(call, limits, admission)
+        return await self._send(call, limits, admission, guarded)
+
+    async def _probe_in_background(
+        self, call: "_Call", limits: httpx.Timeout, admission: Admission
+    ) -> httpx.Response:
+        """A reader whose call is the half-open probe does not pay for a dependency that is still
+        slow: past `PROBE_PATIENCE_S` it gets the breaker-open answer (and its fallback) while the
+        probe runs on, to its own timeout, and closes or reopens the breaker. Only repeatable
+        calls are probed this way: a write's outcome must reach its caller."""
+        probe = asyncio.create_task(self._send(call, limits, admission, guarded=True))
+        self._probes.add(probe)
+        probe.add_done_callback(_forget_probe(self._probes))
+        done, _ = await asyncio.wait({probe}, timeout=PROBE_PATIENCE_S)
+        if probe in done:
+            return probe.result()
+        self.metrics.series(self.metrics.rejections, self.name, "probing").inc()
+        raise DependencyUnavailable(
+            self.name,
+            f"{self.name} is being probed after failing; calls are suspended",
+            retry_after_s=1,
+            reason="breaker-open",
+        )
+
+    async def _send(
+        self, call: "_Call", limits: httpx.Timeout, admission: Admission | None, guarded: bool
+    ) -> httpx.Response:
         try:
             response = await self.client.request(
                 call.method, call.url, json=call.json, params=call.params,
@@ -190,6 +225,17 @@ class Downstream:
     def _record(self, outcome: str, *, ok: bool) -> None:
         self.outcomes.record(ok)
         self.metrics.series(self.metrics.downstream_calls, self.name, outcome).inc()
+
+
+def _forget_probe(
+    probes: set["asyncio.Task[httpx.Response]"],
+) -> "Callable[[asyncio.Task[httpx.Response]], None]":
+    def forget(task: "asyncio.Task[httpx.Response]") -> None:
+        probes.discard(task)
+        if not task.cancelled():
+            task.exception()  # the breaker has its outcome; nobody else waits for it
+
+    return forget
 
 
 class _Call:

@@ -428,3 +428,70 @@ async def test_directory_forgets_the_least_recently_used_handle_beyond_capacity(
         await directory.id_of(handle)
     asked = [r.url.path.rsplit("/", 1)[-1] for r in service.requests]
     assert asked == ["aaa", "bbbb", "ccccc", "bbbb"]
+
+
+class SlowService:
+    """A downstream that fails fast until `slow_s` is set, then answers 200 after that long."""
+
+    def __init__(self) -> None:
+        self.slow_s: float | None = None
+        self.answered = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.slow_s is None:
+            return httpx.Response(503)
+        await asyncio.sleep(self.slow_s)
+        self.answered += 1
+        return httpx.Response(200, json={"ok": True})
+
+
+HALF_OPEN_SOON = EdgePolicy(
+    read_timeout_s=2.0,
+    deadline_s=2.5,
+    retry=RetryPolicy(attempts=1),
+    breaker=BreakerConfig(fail_max=2, reset_timeout_s=0.1),
+)
+
+
+async def _tripped(keys: TokenKeys, metrics: ServiceMetrics) -> tuple[Downstream, SlowService]:
+    slow = SlowService()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(slow))
+    credential = ServiceCredential(keys, "gateway")
+    dms = Downstream("dms", "http://dms:8000", client, credential, metrics, HALF_OPEN_SOON)
+    for _ in range(2):
+        with pytest.raises(DependencyUnavailable):
+            await dms.request("GET", "/v1/conversations")
+    assert dms.breaker.state == "open"
+    await asyncio.sleep(0.15)  # past the reset timeout: the next call is the probe
+    slow.slow_s = 0.6
+    return dms, slow
+
+
+async def test_a_reader_does_not_wait_on_a_slow_probe_which_still_closes_the_breaker(
+    keys: TokenKeys, metrics: ServiceMetrics
+) -> None:
+    dms, slow = await _tripped(keys, metrics)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    with pytest.raises(DependencyUnavailable) as refused:
+        await dms.request("GET", "/v1/conversations")
+    assert refused.value.reason == "breaker-open"
+    assert loop.time() - asked < 0.45  # the patience, not the dependency's 0.6 s
+    for _ in range(40):  # the probe goes on and its success closes the breaker
+        if dms.breaker.state == "closed":
+            break
+        await asyncio.sleep(0.05)
+    assert slow.answered == 1 and dms.breaker.state == "closed"
+    answer = await dms.request("GET", "/v1/conversations")
+    assert answer.json() == {"ok": True}
+    await dms.client.aclose()
+
+
+async def test_a_write_that_is_the_probe_waits_for_its_own_outcome(
+    keys: TokenKeys, metrics: ServiceMetrics
+) -> None:
+    dms, slow = await _tripped(keys, metrics)
+    answer = await dms.request("POST", "/v1/conversations/with/7/messages", json={"text": "hi"})
+    assert answer.status_code == 200 and slow.answered == 1
+    assert dms.breaker.state == "closed"
+    await dms.client.aclose()
