@@ -11,11 +11,11 @@ from rich.live import Live
 from rich.table import Table
 
 from chaos.backends import backend_for
-from chaos.backends.base import FaultError
+from chaos.backends.base import Backend, FaultError
 from chaos.report.compare import report_compare
 from chaos.report.folder import default_out_dir
 from chaos.runner import ChaosRun, Progress, SetupError
-from chaos.scenario import ScenarioError, catalogue, load_scenario, resolve
+from chaos.scenario import Scenario, ScenarioError, catalogue, load_scenario, resolve
 from chaos.stack_mode import ModeError, current_mode, switch_mode
 from chaos.verdict import exit_code
 
@@ -78,13 +78,21 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _scenario_and_backend(args: argparse.Namespace) -> tuple[Scenario, Backend] | None:
+    """The scenario named on the command line and the backend to run it on; None (said why)
+    when either cannot be had."""
     try:
         scenario = load_scenario(resolve(args.scenario))
-        backend = backend_for(args.backend, workdir=args.workdir)
+        return scenario, backend_for(args.backend, workdir=args.workdir)
     except (ScenarioError, FaultError) as exc:
         _error(exc)
+        return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    if (chosen := _scenario_and_backend(args)) is None:
         return 2
+    scenario, backend = chosen
     out = args.out or default_out_dir(scenario.name)
     try:
         with Live(console=console, refresh_per_second=2, transient=True) as live:
@@ -104,12 +112,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    try:
-        scenario = load_scenario(resolve(args.scenario))
-        backend = backend_for(args.backend, workdir=args.workdir)
-    except (ScenarioError, FaultError) as exc:
-        _error(exc)
+    if (chosen := _scenario_and_backend(args)) is None:
         return 2
+    scenario, backend = chosen
     out = args.out or default_out_dir(f"{scenario.name}-compare")
     results = {}
     try:

@@ -103,9 +103,7 @@ class Downstream:
                 async with asyncio.timeout(remaining + DEADLINE_MARGIN_S):
                     return await self._attempt(call, limits, guarded=True, hedge=repeatable)
             except TimeoutError as exc:
-                raise DependencyUnavailable(
-                    self.name, f"{self.name} timed out", reason="timeout"
-                ) from exc
+                raise self._timed_out() from exc
             except DependencyUnavailable as exc:
                 pause = policy.retry.backoff_s(attempt)
                 last = attempt == attempts or exc.reason in ("breaker-open", "bulkhead-full")
@@ -136,13 +134,7 @@ class Downstream:
         done, _ = await asyncio.wait({probe}, timeout=PROBE_PATIENCE_S)
         if probe in done:
             return probe.result()
-        self.metrics.series(self.metrics.rejections, self.name, "probing").inc()
-        raise DependencyUnavailable(
-            self.name,
-            f"{self.name} is being probed after failing; calls are suspended",
-            retry_after_s=1,
-            reason="breaker-open",
-        )
+        raise self._rejected(retry_after_s=1.0, kind="probing")
 
     async def _send(
         self, call: "_Call", limits: httpx.Timeout, admission: Admission | None, guarded: bool
@@ -158,9 +150,7 @@ class Downstream:
             raise
         except httpx.TimeoutException as exc:
             self._failed(admission, exc, "timeout")
-            raise DependencyUnavailable(
-                self.name, f"{self.name} timed out", reason="timeout"
-            ) from exc
+            raise self._timed_out() from exc
         except httpx.HTTPError as exc:  # refused, reset, broken protocol: not an answer
             self._failed(admission, exc, "unreachable")
             raise DependencyUnavailable(
@@ -198,7 +188,7 @@ class Downstream:
             return self.breaker.admit()
         except BreakerOpen as exc:
             self.bulkhead.leave()
-            raise self._rejected(exc) from exc
+            raise self._rejected(exc.retry_after_s, kind="breaker") from exc
 
     @property
     def available(self) -> bool:
@@ -208,12 +198,14 @@ class Downstream:
     def _timed_out(self) -> DependencyUnavailable:
         return DependencyUnavailable(self.name, f"{self.name} timed out", reason="timeout")
 
-    def _rejected(self, exc: BreakerOpen) -> DependencyUnavailable:
-        self.metrics.series(self.metrics.rejections, self.name, "breaker").inc()
+    def _rejected(self, retry_after_s: float, kind: str) -> DependencyUnavailable:
+        """Refused without calling: the breaker is open (`breaker`), or the call became the
+        half-open probe and outlasted the caller's patience (`probing`)."""
+        self.metrics.series(self.metrics.rejections, self.name, kind).inc()
         return DependencyUnavailable(
             self.name,
             f"{self.name} is failing; calls are suspended",
-            retry_after_s=int(exc.retry_after_s + 0.999),
+            retry_after_s=int(retry_after_s + 0.999),
             reason="breaker-open",
         )
 
