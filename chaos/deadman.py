@@ -1,6 +1,6 @@
 """The dead-man timer: a detached process that reverts a fault its runner did not revert by the
-end of its duration (runner killed, hung), so that every fault reverts on its own (DESIGN.md
-section 6) even where the fault itself cannot (a killed, stopped or paused container or process).
+end of its duration (runner killed, hung), so that every fault reverts on its own
+even where the fault itself cannot (a killed, stopped or paused container or process).
 
 One per journal, started when a fault is applied; it holds a lock on `<journal>.deadman` while it
 lives and exits once nothing in the journal is left to revert. A fault is overdue `GRACE_S` after

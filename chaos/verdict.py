@@ -177,5 +177,5 @@ def judge(scenario: Scenario, obs: Observation) -> Judgement:
 
 
 def exit_code(verdict: str) -> int:
-    """0 pass, 1 fail or invalid (DESIGN.md section 6)."""
+    """0 pass, 1 fail or invalid; 2 (usage or setup errors) is the CLI's."""
     return 0 if verdict == "pass" else 1

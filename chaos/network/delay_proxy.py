@@ -1,5 +1,5 @@
 """A TCP relay that holds what clients send for a delay (with jitter) before passing it on: the
-latency fault where the kernel has no netem (DESIGN.md section 8).
+latency fault where the kernel has no netem (docs/faults.md).
 
 It runs in a helper container in the target's network namespace, behind an iptables REDIRECT of
 the service port (see agent.py), and forwards to the service on 127.0.0.1. Only the client's

@@ -1,6 +1,6 @@
 """The run folder: everything a run leaves behind, in one directory.
 
-    summary.json     the contract (DESIGN.md section 7)
+    summary.json     the contract (docs/reports.md)
     details.json     fault windows with evidence and mechanism, phase boundaries, notes
     report.html      self-contained report, plots inline
     <plot>.png       throughput, latency, rates, breakers, oracles

@@ -1,4 +1,4 @@
-"""summary.json against the contract of DESIGN.md section 7, written out here on its own (not
+"""summary.json against its contract (docs/reports.md), written out here on its own (not
 imported from the code under test): exactly these keys, these types, nothing more; and the
 breaker episodes it lists."""
 
