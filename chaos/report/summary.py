@@ -1,6 +1,7 @@
-"""summary.json: the verdict and the figures of a run, with exactly the fields of the
-summary contract in docs/reports.md (other tools read it), and details.json beside it for what the contract has no
-room for (the fault windows with their evidence, the phase boundaries, the notes of the run).
+"""summary.json: the verdict and the figures of a run, with exactly the fields of the summary
+contract in docs/reports.md (other tools read it), and details.json beside it for what the
+contract has no room for (the fault windows with their evidence, the phase boundaries, the
+notes of the run).
 
 Oracle counts are integers, null when the final audit did not report them; every other figure
 that could not be measured is null too, never a made-up zero.
