@@ -1,7 +1,9 @@
 """Signed, expiring tokens: user tokens (issued by users) and service credentials (internal calls).
 
 Both are HS256 JWTs with their own secret and audience, verified locally by every service that
-needs them: no call per request. A token of one kind never passes as the other.
+needs them: no call per request. A token of one kind never passes as the other. Tokens are only
+accepted in the shape they are issued in: `exp`, `iat` (and `nbf`, if present) whole seconds
+(a JSON integer); anything else, a float or a string included, is a 401 like any bad token.
 """
 
 import functools
@@ -23,6 +25,7 @@ USER_TOKEN_TTL_S = 24 * 3600
 SERVICE_TOKEN_TTL_S = 300
 SERVICE_HEADER = "X-Failwhale-Service"
 VERIFIED_TOKENS = 8192  # tokens remembered as verified, per process
+TIME_CLAIMS = ("exp", "iat", "nbf")
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def _decode(token: str, secret: str, audience: str) -> dict[str, object]:
     the audience), so a user's next requests skip the signature check: only its expiry is
     checked again, against the clock, on every use."""
     claims = _verified(token, secret, audience)
-    if int(str(claims["exp"])) <= time.time():
+    expires = claims["exp"]
+    if not isinstance(expires, int) or expires <= time.time():
         raise Unauthorized("token expired")
     return claims
 
@@ -100,6 +104,11 @@ def _verified(token: str, secret: str, audience: str) -> dict[str, object]:
         raise Unauthorized("token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("invalid token") from exc
+    # PyJWT takes any number (and numeric strings) as a time: ours are whole seconds.
+    for name in TIME_CLAIMS:
+        value = claims.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Unauthorized(f"malformed token: {name} is not a whole number of seconds")
     return claims
 
 

@@ -1,5 +1,8 @@
 """User tokens and service credentials: what verifies, and every way a token must be refused."""
 
+import base64
+import hashlib
+import hmac
 import time
 
 import jwt
@@ -182,3 +185,59 @@ def test_service_credential_reuses_its_token_until_half_its_life(
     )
     assert claims["iat"] == int(clock[0])
     assert claims["sub"] == "gateway"
+
+
+def signed_raw(secret: str, payload: str) -> str:
+    """A token over a payload written as raw JSON, so values no encoder would produce (1e400,
+    NaN) can be tried as well."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=")
+    mac = hmac.new(secret.encode(), header + b"." + body, hashlib.sha256).digest()
+    return b".".join([header, body, base64.urlsafe_b64encode(mac).rstrip(b"=")]).decode()
+
+
+NOW = int(time.time())
+LATER = NOW + 600
+MALFORMED_TIMES = {
+    "float exp": f'"iat": {NOW}, "exp": {LATER}.5',
+    "float exp in exponent form": f'"iat": {NOW}, "exp": 1e30',
+    "float iat": f'"iat": {NOW}.25, "exp": {LATER}',
+    "float nbf": f'"iat": {NOW}, "exp": {LATER}, "nbf": {NOW}.5',
+    "string exp": f'"iat": {NOW}, "exp": "{LATER}"',
+    "string iat": f'"iat": "{NOW}", "exp": {LATER}',
+    "boolean exp": f'"iat": {NOW}, "exp": true',
+    "null exp": f'"iat": {NOW}, "exp": null',
+    "list exp": f'"iat": {NOW}, "exp": [{LATER}]',
+    "object iat": f'"iat": {{}}, "exp": {LATER}',
+    "infinite exp": f'"iat": {NOW}, "exp": 1e400',
+    "infinite iat": f'"iat": -1e400, "exp": {LATER}',
+    "NaN nbf": f'"iat": {NOW}, "exp": {LATER}, "nbf": NaN',
+}
+
+
+@pytest.mark.parametrize("times", MALFORMED_TIMES.values(), ids=MALFORMED_TIMES.keys())
+def test_user_token_with_malformed_times_is_refused_as_unauthorized(
+    keys: TokenKeys, times: str
+) -> None:
+    payload = f'{{"sub": "42", "handle": "alice", "aud": "chirp", "iss": "failwhale", {times}}}'
+    with pytest.raises(Unauthorized) as caught:
+        verify_user_token(keys, signed_raw(keys.user_secret, payload))
+    assert caught.value.status == 401
+
+
+@pytest.mark.parametrize("times", MALFORMED_TIMES.values(), ids=MALFORMED_TIMES.keys())
+def test_service_token_with_malformed_times_is_refused_as_unauthorized(
+    keys: TokenKeys, times: str
+) -> None:
+    payload = f'{{"sub": "gateway", "aud": "chirp-internal", "iss": "failwhale", {times}}}'
+    with pytest.raises(Unauthorized):
+        verify_service_token(keys, signed_raw(keys.internal_secret, payload))
+
+
+def test_a_token_with_whole_second_times_in_raw_json_verifies(keys: TokenKeys) -> None:
+    # The raw-JSON signer above makes tokens the services accept: the refusals are the times'.
+    payload = (
+        f'{{"sub": "42", "handle": "alice", "aud": "chirp", "iss": "failwhale", '
+        f'"iat": {NOW}, "exp": {LATER}, "nbf": {NOW}}}'
+    )
+    assert verify_user_token(keys, signed_raw(keys.user_secret, payload)) == ALICE
