@@ -19,16 +19,21 @@ from services.common.errors import DependencyUnavailable
 from services.gateway.memory_cache import LastGood
 
 FRESH_S = 60.0
+# What a kept list costs per followed id: a pointer in the list and, past 256, the int itself.
+BYTES_PER_ID = 40
 log = logging.getLogger("failwhale.gateway.follows")
 
 
 class FollowLists:
-    def __init__(self, users: Downstream, capacity: int, fresh_s: float = FRESH_S) -> None:
+    def __init__(self, users: Downstream, max_bytes: int, fresh_s: float = FRESH_S) -> None:
+        """The kept lists weigh at most `max_bytes`, and so do the times of recent changes."""
         self.users = users
         self.fresh_s = fresh_s
-        self._lists: LastGood[int, tuple[float, list[int]]] = LastGood(capacity)
+        self._lists: LastGood[int, tuple[float, list[int]]] = LastGood(
+            max_bytes, lambda kept: BYTES_PER_ID * len(kept[1])
+        )
         self._fetching: dict[int, asyncio.Task[None]] = {}
-        self._changed: LastGood[int, float] = LastGood(capacity)
+        self._changed: LastGood[int, float] = LastGood(max_bytes, lambda _: 0)
 
     async def of(self, user_id: int) -> tuple[list[int], bool]:
         """The user's follow list, and whether it is a remembered one served because users

@@ -1,28 +1,50 @@
-"""Last good answers, kept in the gateway's memory: they outlive an outage of Redis too."""
+"""Last good answers, kept in the gateway's memory: they outlive an outage of Redis too.
+
+The store is bounded by what its values weigh in bytes, not by how many there are: a few large
+answers and many small ones cost what they cost, and the least recently used go first. A value
+heavier than the whole budget is not kept at all.
+"""
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
 
+# What one entry costs beside its value: the key, the ordered dict's node, the tuple around it.
+ENTRY_OVERHEAD_BYTES = 200
+
 
 class LastGood(Generic[K, V]):
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[K, V] = OrderedDict()
+    def __init__(self, max_bytes: int, weigh: Callable[[V], int]) -> None:
+        self.max_bytes = max_bytes
+        self.weigh = weigh
+        self.bytes = 0
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        if len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        self.drop(key)
+        weight = self.weigh(value) + ENTRY_OVERHEAD_BYTES
+        if weight > self.max_bytes:
+            return
+        self._items[key] = (value, weight)
+        self.bytes += weight
+        while self.bytes > self.max_bytes:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self.bytes -= dropped
 
     def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        kept = self._items.get(key)
+        if kept is None:
+            return None
+        self._items.move_to_end(key)
+        return kept[0]
 
     def drop(self, key: K) -> None:
-        self._items.pop(key, None)
+        kept = self._items.pop(key, None)
+        if kept is not None:
+            self.bytes -= kept[1]

@@ -2,8 +2,15 @@
 
 - home timeline: the replicas in turn; all down, fan-out on read (the newest posts of the people
   you follow, asked of posts); that failing too, the last page served (stale);
-- a post, a user's posts, a conversation: the last good answer, if the gateway has one;
+- a post: the last good answer, if the gateway has one;
+- a user's posts, the home timeline: the last first page served, cut to the page asked for;
+- a conversation: the part of its remembered tail the read asks for (`dm_tails`);
 - trends: an empty list, flagged `trends=unavailable`.
+
+Only canonical answers are remembered: a post, a first page (no `before`), a conversation's tail.
+A page further down (a `before` cursor, of which a client can make up as many as it likes) is
+never kept, so no client can push the others' answers out; the store itself is bounded in bytes
+(`last_good_bytes`).
 """
 
 from collections.abc import Awaitable, Callable
@@ -18,36 +25,102 @@ from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
 from services.common.replicas import ReplicaSet
 from services.gateway.degraded import Degradations, degraded_response
+from services.gateway.dm_tails import Tail, merged, tail_of_answer
 from services.gateway.follows import FollowLists
 from services.gateway.memory_cache import LastGood
 from services.gateway.relay import relay
 
-CACHE_ENTRIES = 20_000
 Call = Callable[[], Awaitable[httpx.Response]]
+Remembered = bytes | Tail
+
+
+def _weight(value: Remembered) -> int:
+    return len(value) if isinstance(value, bytes) else value.weight()
+
+
+def first_page_cut(content: bytes, limit: int) -> dict[str, Any]:
+    """A remembered first page as the first page of `limit` items: the same newest items, and a
+    `next` cursor wherever items are left after them."""
+    page: dict[str, Any] = orjson.loads(content)
+    items = page.get("items") or []
+    if len(items) > limit:
+        return {"items": items[:limit], "next": items[limit - 1]["id"]}
+    return page
 
 
 class LastGoodReads:
     """Serves a read from its service, remembering the answer; serves the remembered answer,
     flagged, while the service is away."""
 
-    def __init__(self, degradations: Degradations, resilient: bool) -> None:
+    def __init__(self, degradations: Degradations, resilient: bool, max_bytes: int) -> None:
         self.degradations = degradations
         self.resilient = resilient
-        self.answers: LastGood[tuple[Any, ...], bytes] = LastGood(CACHE_ENTRIES)
+        self.answers: LastGood[tuple[Any, ...], Remembered] = LastGood(max_bytes, _weight)
 
     async def read(
         self, key: tuple[Any, ...], dependency: str, fallback: str, call: Call
     ) -> Response:
+        """One answer per key (a post by id)."""
         try:
             answer = await call()
         except DependencyUnavailable:
             remembered = self.answers.get(key) if self.resilient else None
-            if remembered is None:
+            if not isinstance(remembered, bytes):
                 raise
             reason = self.degradations.served(dependency, fallback)
             return degraded_response(orjson.loads(remembered), [reason])
         if self.resilient:
             self.answers.put(key, answer.content)
+        return relay(answer)
+
+    async def page(
+        self, key: tuple[Any, ...], limit: int, before: int | None, dependency: str, call: Call
+    ) -> Response:
+        """A newest-first page: the first page is remembered under `key` whatever its limit, and
+        served, cut to the limit asked, while the service is away; later pages are not kept."""
+        try:
+            answer = await call()
+        except DependencyUnavailable:
+            stale = self.stale_first_page(key, limit, dependency) if before is None else None
+            if stale is None:
+                raise
+            return stale
+        self.remember_first_page(key, before, answer.content)
+        return relay(answer)
+
+    def remember_first_page(self, key: tuple[Any, ...], before: int | None, content: bytes) -> None:
+        if self.resilient and before is None:
+            self.answers.put(key, content)
+
+    def stale_first_page(
+        self, key: tuple[Any, ...], limit: int, dependency: str
+    ) -> Response | None:
+        """The remembered first page, flagged `<dependency>=stale-cache`, if there is one."""
+        remembered = self.answers.get(key) if self.resilient else None
+        if not isinstance(remembered, bytes):
+            return None
+        reason = self.degradations.served(dependency, "stale-cache")
+        return degraded_response(first_page_cut(remembered, limit), [reason])
+
+    async def conversation(
+        self, key: tuple[Any, ...], after_seq: int, limit: int, call: Call
+    ) -> Response:
+        """A DM read: every healthy answer adds to the conversation's tail; while dms is away
+        the part of the tail this read asks for is served, flagged `dms=stale-cache`."""
+        try:
+            answer = await call()
+        except DependencyUnavailable:
+            kept = self.answers.get(key) if self.resilient else None
+            items = kept.after(after_seq, limit) if isinstance(kept, Tail) else None
+            if items is None:
+                raise
+            reason = self.degradations.served("dms", "stale-cache")
+            return degraded_response({"items": items}, [reason])
+        if self.resilient:
+            new = tail_of_answer(after_seq, answer.content)
+            if new is not None:
+                kept = self.answers.get(key)
+                self.answers.put(key, merged(kept if isinstance(kept, Tail) else None, new))
         return relay(answer)
 
 
@@ -59,16 +132,17 @@ class TimelineReader:
         posts: Downstream,
         reads: LastGoodReads,
         degradations: Degradations,
+        follow_lists_bytes: int,
     ) -> None:
         self.replicas = replicas
         self.posts = posts
         self.reads = reads
         self.degradations = degradations
-        self.follows = FollowLists(users, CACHE_ENTRIES)
+        self.follows = FollowLists(users, follow_lists_bytes)
 
     async def page(self, user: User, token: str, limit: int, before: int | None) -> Response:
         params: dict[str, int] = {"limit": limit} | ({"before": before} if before else {})
-        key = ("timeline", user.id, limit, before)
+        key = ("timeline", user.id)
         try:
             answer = await self.replicas.request(
                 "GET", "/internal/timeline", user_token=token, params=params
@@ -77,7 +151,7 @@ class TimelineReader:
             if not self.reads.resilient:
                 raise
             return await self._without_replicas(user, key, limit, before)
-        self.reads.answers.put(key, answer.content)
+        self.reads.remember_first_page(key, before, answer.content)
         self.follows.warm(user.id)  # for fan-out on read, should the replicas die
         return relay(answer)
 
@@ -88,11 +162,10 @@ class TimelineReader:
             body, reasons = await self._fan_out_on_read(user, limit, before)
             return degraded_response(body, reasons)
         except DependencyUnavailable:
-            remembered = self.reads.answers.get(key)
-            if remembered is None:
+            stale = None if before else self.reads.stale_first_page(key, limit, "timeline")
+            if stale is None:
                 raise
-        reason = self.degradations.served("timeline", "stale-cache")
-        return degraded_response(orjson.loads(remembered), [reason])
+            return stale
 
     async def _fan_out_on_read(
         self, user: User, limit: int, before: int | None

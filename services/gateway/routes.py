@@ -167,8 +167,8 @@ async def user_posts(
     author = await directory.id_of(handle)
     params: dict[str, int] = {"limit": limit} | ({"before": before} if before else {})
     posts = gateway.backends.posts
-    return await gateway.reads.read(
-        ("user-posts", author, limit, before), "posts", "stale-cache",
+    return await gateway.reads.page(
+        ("user-posts", author), limit, before, "posts",
         lambda: posts.request("GET", f"/internal/users/{author}/posts", params=params),
     )  # fmt: skip
 
@@ -218,8 +218,8 @@ async def read_dms(
 ) -> Response:
     peer = await directory.id_of(handle)
     dms = gateway.backends.dms
-    return await gateway.reads.read(
-        ("dms", user.id, peer, after_seq, limit), "dms", "stale-cache",
+    return await gateway.reads.conversation(
+        ("dms", user.id, peer), after_seq, limit,
         lambda: dms.request(
             "GET", f"/internal/conversations/{peer}/messages", user_token=token,
             params={"after_seq": after_seq, "limit": limit},

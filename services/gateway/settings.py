@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings, shared
@@ -13,6 +14,10 @@ class GatewaySettings(ServiceSettings):
     dms_url: str = shared("dms_url", "http://127.0.0.1:8085")
     trends_url: str = shared("trends_url", "http://127.0.0.1:8086")
     handle_cache_size: int = 100_000
+    # The last good answers (posts, first pages, conversation tails) kept for fallbacks, and
+    # the follow lists kept for fan-out on read: each store at most this many bytes.
+    last_good_bytes: int = Field(32 * 2**20, ge=0)
+    follow_lists_bytes: int = Field(8 * 2**20, ge=0)
 
     def timeline_replicas(self) -> list[str]:
         return [url.strip() for url in self.timeline_urls.split(",") if url.strip()]

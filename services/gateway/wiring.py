@@ -37,7 +37,7 @@ async def run_gateway(
 ) -> AsyncIterator[Gateway]:
     resilient = settings.resilience == "on"
     degradations = Degradations(metrics)
-    reads = LastGoodReads(degradations, resilient)
+    reads = LastGoodReads(degradations, resilient, settings.last_good_bytes)
     post_outbox = Outbox(redis, "posts", metrics)
     dm_outbox = Outbox(redis, "dms", metrics)
     gateway = Gateway(
@@ -46,7 +46,12 @@ async def run_gateway(
         degradations=degradations,
         reads=reads,
         timeline=TimelineReader(
-            backends.timeline, backends.users, backends.posts, reads, degradations
+            backends.timeline,
+            backends.users,
+            backends.posts,
+            reads,
+            degradations,
+            settings.follow_lists_bytes,
         ),
         posts=PostWriter(
             backends.posts,

@@ -40,7 +40,7 @@ def lists(users: Users, fresh_s: float = 60.0) -> FollowLists:
     downstream = Downstream(
         "users", "http://users", client, credential, ServiceMetrics("gateway"), POLICIES["users"]
     )
-    return FollowLists(downstream, capacity=100, fresh_s=fresh_s)
+    return FollowLists(downstream, max_bytes=1_000_000, fresh_s=fresh_s)
 
 
 async def test_a_warmed_list_is_served_without_asking_users_again(users: Users) -> None:
