@@ -2,24 +2,31 @@
 # The compose stack's life cycle, shared by the Makefile and the end-to-end tests.
 #
 #   docker/stack.sh mode           print 1 when the offline path is used, 0 otherwise
-#   docker/stack.sh build          build what `up` needs (offline: base image and wheelhouse first)
-#   docker/stack.sh up             build, start, and return once every container is healthy
+#   docker/stack.sh build          build what `up` needs: the service image and the chaos engine's
+#                                  network-fault helper (offline: base image and wheelhouse first)
+#   docker/stack.sh up             build, start, return once every container is healthy, print URLs
 #   docker/stack.sh wait           wait until every container of the project is healthy
 #   docker/stack.sh down [ARGS]    compose down (ARGS e.g. -v to drop the Redis volume)
 #
-# OFFLINE=1 builds without any registry (docs/offline-images.md); OFFLINE=0 pulls public images;
-# OFFLINE=auto (the default) goes online only when the public base images are already present or
-# can be pulled, and offline otherwise.
-# FAILWHALE_PULL_TIMEOUT (seconds, default 120) bounds each pull of that check.
+# Every command first checks the engine (docker/engine.sh --check) and the stack's secrets
+# (`python3 -m failwhale.stack_secrets` writes them into .env where missing): compose refuses to
+# run without them. OFFLINE=1 builds without any registry (docs/offline-images.md); OFFLINE=0
+# pulls public images; OFFLINE=auto (the default) goes online only when the public base images
+# are already present or the registry answers a pull within FAILWHALE_REGISTRY_ANSWER_TIMEOUT
+# seconds (default 20; the whole pull is bounded by FAILWHALE_PULL_TIMEOUT, default 300).
 # FAILWHALE_UP_TIMEOUT (seconds, default 240) bounds the wait; COMPOSE_PROJECT_NAME picks the
-# project (default failwhale).
+# project (default failwhale). docs/configuration.md lists every variable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-failwhale}
 OFFLINE=${OFFLINE:-auto}
 UP_TIMEOUT=${FAILWHALE_UP_TIMEOUT:-240}
+ANSWER_TIMEOUT=${FAILWHALE_REGISTRY_ANSWER_TIMEOUT:-20}
+PULL_TIMEOUT=${FAILWHALE_PULL_TIMEOUT:-300}
 ONLINE_IMAGES=("${FAILWHALE_BASE_IMAGE:-python:3.11-slim-bookworm}" "${FAILWHALE_REDIS_IMAGE:-redis:7-bookworm}")
+HELPER_IMAGE=${FAILWHALE_CHAOS_HELPER_IMAGE:-failwhale/chaos-helper:latest}
+SEED_DIR=${FAILWHALE_SEED_DIR:-.local}
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -29,12 +36,43 @@ else
     COMPOSE=(docker-compose)
 fi
 
+# A pull whose registry says nothing within ANSWER_TIMEOUT seconds is given up: no registry
+# answers (a failed name lookup or refused connection fails at once; a dropped one would hang).
+pull_bounded() {
+    local image=$1 out pid waited=0
+    out=$(mktemp)
+    docker pull "$image" >"$out" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((waited >= PULL_TIMEOUT * 10)) \
+            || { ((waited >= ANSWER_TIMEOUT * 10)) && ! grep -q 'Pulling from\|Digest:' "$out"; }; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            if grep -q 'Pulling from' "$out"; then
+                log "docker pull $image did not finish within $PULL_TIMEOUT s"
+            else
+                log "no answer from the registry within $ANSWER_TIMEOUT s"
+            fi
+            rm -f "$out"
+            return 1
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if ! wait "$pid"; then
+        log "docker pull $image: $(tail -n 1 "$out")"
+        rm -f "$out"
+        return 1
+    fi
+    rm -f "$out"
+}
+
 registry_reachable() {
     local image
     for image in "${ONLINE_IMAGES[@]}"; do
         docker image inspect "$image" >/dev/null 2>&1 && continue
         log "probing the registry: docker pull $image"
-        timeout "${FAILWHALE_PULL_TIMEOUT:-120}" docker pull --quiet "$image" >/dev/null 2>&1 || return 1
+        pull_bounded "$image" || return 1
     done
 }
 
@@ -56,11 +94,18 @@ resolve_mode() {
 build() {
     resolve_mode
     if [[ $OFFLINE == 1 ]]; then
+        if ! docker image inspect "$FAILWHALE_BASE_IMAGE" >/dev/null 2>&1; then
+            docker/prerequisites.sh offline
+        fi
         docker/offline/build-base.sh
         docker/offline/build-wheelhouse.sh
     fi
     log "building failwhale/app"
     "${COMPOSE[@]}" build --quiet gateway
+    log "building the network-fault helper $HELPER_IMAGE"
+    docker build --quiet --tag "$HELPER_IMAGE" \
+        --build-arg BASE_IMAGE="${FAILWHALE_BASE_IMAGE:-python:3.11-slim-bookworm}" \
+        - <docker/chaos-helper.Dockerfile >/dev/null
 }
 
 # One line per container: "<service> <state> <health or ->".
@@ -123,14 +168,32 @@ up() {
         exit 1
     fi
     wait_healthy
-    log "up in $((SECONDS - start)) s: http://localhost:${FAILWHALE_GATEWAY_PORT:-8080}"
+    log "up in $((SECONDS - start)) s"
+    print_urls
 }
 
-case ${1:-} in
+# The published address: 127.0.0.1 unless FAILWHALE_PUBLISH_ADDRESS widens it on purpose.
+print_urls() {
+    local address=${FAILWHALE_PUBLISH_ADDRESS:-127.0.0.1}
+    local host=$address
+    [[ $address == 0.0.0.0 || $address == "::" ]] && host=$(hostname)
+    echo "gateway:        http://$host:${FAILWHALE_GATEWAY_PORT:-8080}"
+    echo "Locust web UI:  http://$host:${FAILWHALE_LOCUST_PORT:-8089}"
+    if [[ $address != 127.0.0.1 ]]; then
+        log "published on $address (FAILWHALE_PUBLISH_ADDRESS): reachable from other machines"
+    fi
+}
+
+[[ ${1:-} =~ ^(mode|build|up|wait|down)$ ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
+docker/engine.sh --check
+"${PYTHON:-python3}" -m failwhale.stack_secrets
+# The compose Locust reads seed files of `failwhale seed` from here (read-only, as /seed).
+mkdir -p "$SEED_DIR"
+
+case $1 in
     mode) resolve_mode; echo "$OFFLINE" ;;
     build) build ;;
     up) up ;;
     wait) wait_healthy ;;
     down) shift; "${COMPOSE[@]}" down --remove-orphans "$@" ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

@@ -76,7 +76,7 @@ class Settings:
 def add_options(parser: Any) -> None:
     """Locust options of the Chirp load (also LOCUST_* variables and config files)."""
     for flag, kind, default, in_ui, text in (
-        ("--accounts", str, "", False, "seed file of `failwhale seed` (default: register)"),
+        ("--accounts", str, "", True, "seed file of `failwhale seed` (empty: sign up)"),
         ("--rate", float, 0.0, True, "open loop: user actions/s for the run (0: closed loop)"),
         ("--think-time", float, 1.0, True, "closed loop: mean seconds between user actions"),
         ("--history-file", str, "", False, "write the operation history here (JSON lines)"),
@@ -142,7 +142,10 @@ class LoadRun:
     # -- the life of a run ------------------------------------------------------------------------
 
     def start(self) -> None:
+        accounts_file = self.settings.accounts_file
         self.settings = Settings.of(self.environment.parsed_options)
+        if self.settings.accounts_file != accounts_file:
+            self._pool = None  # the web UI's form named another seed file for this run
         self.started = time.time()
         self.workers.clear()
         if self.is_master:

@@ -17,7 +17,7 @@ from chaos.network import agent_source
 HELPER_LABEL = "failwhale.chaos.helper"
 PROJECT_LABEL = "failwhale.chaos.project"
 FAULT_LABEL = "failwhale.chaos.fault"
-HELPER_IMAGE = os.environ.get("FAILWHALE_CHAOS_HELPER_IMAGE", "failwhale/base:bookworm")
+HELPER_IMAGE = os.environ.get("FAILWHALE_CHAOS_HELPER_IMAGE", "failwhale/chaos-helper:latest")
 MARKER_PREFIX = "failwhale-chaos"
 READY_TIMEOUT_S = 20.0
 
@@ -41,7 +41,7 @@ class Helpers:
             self.client.images.get(self.image)
         except NotFound:
             return (
-                f"the helper image {self.image} is missing: build it with `make images OFFLINE=1`"
+                f"the helper image {self.image} is missing: build it with `make images`"
             )
         return None
 

@@ -17,6 +17,7 @@ from docker.client import DockerClient, from_env
 from docker.models.containers import Container
 
 from chaos.backends.docker import DockerBackend
+from chaos.backends.docker_helpers import HELPER_IMAGE
 from chaos.journal import Journal
 from reliability.chaos_leftovers import count, leftovers
 from reliability.check import Check, Outcome, SuiteContext
@@ -31,7 +32,7 @@ FAILWHALE = (
     if _SCRIPT.exists()
     else [sys.executable, "-c", "import sys; from failwhale.cli import main; sys.exit(main())"]
 )
-DECOY_IMAGE = "failwhale/base:bookworm"
+DECOY_IMAGE = HELPER_IMAGE  # built by `make images` on both image paths
 APPLIED_TIMEOUT_S = 90.0
 SWEEP_TIMEOUT_S = 120.0
 FAULT_S = 120  # far longer than the check: only the sweep may undo them

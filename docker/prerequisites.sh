@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# What the make targets need from the distribution, installed where missing.
+#
+#   docker/prerequisites.sh GROUP...   check GROUP's packages; install the missing ones as root on
+#                                      Debian or Ubuntu (apt-get), else name them, print the
+#                                      command to run, and exit 2
+#
+# Groups:
+#   python   python3-venv (ensurepip for $PYTHON, default python3)
+#   engine   docker.io; docker-compose when `docker compose` is absent (docker/engine.sh starts it)
+#   offline  debootstrap (the offline base image, docs/offline-images.md)
+#   local    redis-server, redis-tools (`make up-local`)
+#   test     everything `make test` uses: the groups above, chromium and chromium-driver (the
+#            browser test of the Resilience tab), iproute2 and iptables (network faults), make,
+#            git, ca-certificates
+#   bench    wrk (`make bench`)
+#
+# FAILWHALE_INSTALL=0 never installs: it only says what is missing and the command.
+# apt-get update runs only when the package lists are missing or an install fails.
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+
+log() { printf '[prerequisites] %s\n' "$*" >&2; }
+
+has_command() {
+    command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
+}
+
+# Is the package's part that the project uses present? (by what it provides, not by dpkg, so
+# that a docker or redis installed another way counts too)
+present() {
+    case $1 in
+        docker.io) has_command docker ;;
+        docker-compose) docker compose version >/dev/null 2>&1 || has_command docker-compose ;;
+        redis-tools) has_command redis-cli ;;
+        chromium) [[ -x /usr/bin/chromium ]] ;;
+        chromium-driver) [[ -x /usr/bin/chromedriver ]] ;;
+        iproute2) has_command ip && has_command tc ;;
+        python3-venv) "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
+        ca-certificates) [[ -r /etc/ssl/certs/ca-certificates.crt ]] ;;
+        *) has_command "$1" ;;
+    esac
+}
+
+packages_of() {
+    case $1 in
+        python) echo python3-venv ;;
+        engine) echo docker.io docker-compose ;;
+        offline) echo debootstrap ;;
+        local) echo redis-server redis-tools ;;
+        test)
+            echo make git ca-certificates python3-venv docker.io docker-compose debootstrap \
+                redis-server redis-tools chromium chromium-driver iproute2 iptables
+            ;;
+        bench) echo wrk ;;
+        *) log "unknown group '$1' (python, engine, offline, local, test, bench)"; exit 2 ;;
+    esac
+}
+
+debian_like() {
+    [[ -r /etc/os-release ]] && command -v apt-get >/dev/null 2>&1 \
+        && grep -Eqi '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release
+}
+
+apt_install() {
+    local out
+    out=$(mktemp)
+    export DEBIAN_FRONTEND=noninteractive
+    if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+        log "apt-get update (no package lists yet)"
+        apt-get update -qq >"$out" 2>&1 || { cat "$out" >&2; rm -f "$out"; return 1; }
+    fi
+    if ! apt-get install -y -qq --no-install-recommends "$@" >"$out" 2>&1; then
+        log "apt-get install failed; apt-get update, then again"
+        if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; } >"$out" 2>&1; then
+            tail -n 20 "$out" >&2
+            rm -f "$out"
+            return 1
+        fi
+    fi
+    rm -f "$out"
+}
+
+(($# > 0)) || { sed -n '2,19p' "$0" >&2; exit 2; }
+
+wanted=()
+for group in "$@"; do
+    # shellcheck disable=SC2207
+    wanted+=($(packages_of "$group"))
+done
+
+missing=()
+for package in "${wanted[@]}"; do
+    [[ " ${missing[*]} " == *" $package "* ]] && continue
+    present "$package" || missing+=("$package")
+done
+((${#missing[@]} == 0)) && exit 0
+
+if [[ ${FAILWHALE_INSTALL:-1} != 0 && $(id -u) -eq 0 ]] && debian_like; then
+    log "installing from the distribution: ${missing[*]}"
+    start=$SECONDS
+    apt_install "${missing[@]}" || { log "could not install ${missing[*]}"; exit 1; }
+    log "installed in $((SECONDS - start)) s"
+    exit 0
+fi
+
+log "missing: ${missing[*]}"
+if command -v apt-get >/dev/null 2>&1; then
+    sudo=$([[ $(id -u) -eq 0 ]] || echo "sudo ")
+    log "install them with: ${sudo}apt-get install -y --no-install-recommends ${missing[*]}"
+else
+    log "install them with your distribution's package manager (names as in Debian)"
+fi
+exit 2
