@@ -100,7 +100,7 @@ build() {
         docker/offline/build-base.sh
         docker/offline/build-wheelhouse.sh
     fi
-    log "building failwhale/app"
+    log "building ${FAILWHALE_APP_IMAGE:-failwhale/app:latest}"
     "${COMPOSE[@]}" build --quiet gateway
     log "building the network-fault helper $HELPER_IMAGE"
     docker build --quiet --tag "$HELPER_IMAGE" \
