@@ -118,6 +118,8 @@ class LocalStack:
             "--dir", str(data),
             "--appendonly", "yes",
             "--appendfsync", self.redis_appendfsync,
+            # Full is a refused write (a 503), never data evicted without a word.
+            "--maxmemory-policy", "noeviction",
             "--save", "",
             "--daemonize", "no",
         ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""`/healthz` (the process answers) and `/readyz` (its Redis answers) for every service."""
+"""`/healthz` (the process answers) and `/readyz` (its Redis answers, and whatever background
+work the app registered in `app.state.readiness_checks` is running) for every service."""
 
 import asyncio
 
@@ -28,4 +29,8 @@ async def readyz(request: Request) -> Health:
         await asyncio.wait_for(request.app.state.redis.ping(), READY_TIMEOUT_S)
     except (TimeoutError, *REDIS_OUTAGES) as exc:
         raise DependencyUnavailable("redis", "the store does not answer") from exc
+    # Checks an app adds for its own background work (the gateway's outbox drainers).
+    for check in getattr(request.app.state, "readiness_checks", ()):
+        if (problem := check()) is not None:
+            raise DependencyUnavailable("self", problem)
     return Health(status="ready", service=request.app.state.settings.service_name)

@@ -77,6 +77,12 @@ class ServiceMetrics:
             ["service", "outbox"],
             registry=self.registry,
         )
+        self.outbox_drainer_restarts = Counter(
+            "failwhale_outbox_drainer_restarts_total",
+            "Outbox drainers restarted after a failure (logged with its traceback)",
+            ["service", "outbox"],
+            registry=self.registry,
+        )
 
         self.injected_faults = Counter(
             "failwhale_injected_faults",

@@ -4,6 +4,12 @@ Redis outages into 503 answers with Retry-After.
 A paused Redis answers nothing: each command waits for the socket timeout, then the breaker
 opens and the following commands fail at once until a probe gets through. With the resilience
 layer off, commands wait up to the long unguarded timeout and nothing is refused early.
+
+The client never sends a command twice: a connection that broke after Redis ran a command but
+before its answer arrived leaves no way to know whether it ran, and a second INCR, DECR or
+script would count twice. A pooled connection that Redis closed (a restart) is detected and
+reopened when it is taken from the pool, before anything is sent on it. A full Redis (it runs
+with `maxmemory-policy noeviction`, so it refuses writes rather than evicting data) is a 503.
 """
 
 import asyncio
@@ -14,7 +20,13 @@ from fastapi import Depends, FastAPI, Request
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, ResponseError, TimeoutError
+from redis.exceptions import (
+    BusyLoadingError,
+    ConnectionError,
+    OutOfMemoryError,
+    ResponseError,
+    TimeoutError,
+)
 from starlette.responses import Response
 
 from services.common.breaker import AsyncBreaker, BreakerConfig, BreakerOpen
@@ -91,8 +103,8 @@ def connect_redis(settings: ServiceSettings, metrics: ServiceMetrics) -> Guarded
     resilient = settings.resilience == "on"
     timeout = settings.redis_timeout_s if resilient else UNGUARDED_TIMEOUT_S
     # A blocking pool waits (up to the timeout) for a free connection, where the default pool
-    # raises at once when exhausted. One quick retry on a broken connection reconnects after a
-    # Redis restart; timeouts are not retried (the breaker decides).
+    # raises at once when exhausted. No command is retried by the client (the module says why);
+    # callers retry whole steps that are safe to repeat, and the breaker decides when to stop.
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
@@ -100,7 +112,7 @@ def connect_redis(settings: ServiceSettings, metrics: ServiceMetrics) -> Guarded
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
-        retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
+        retry=Retry(NoBackoff(), 0),
     )
     client = GuardedRedis(connection_pool=pool)
     breaker = None
@@ -119,8 +131,15 @@ def install_redis_error_handler(app: FastAPI) -> None:
         )
         return problem_response(error.status, error.title, error.detail, error.slug, error.headers)
 
+    async def on_redis_full(_: Request, exc: Exception) -> Response:
+        error = DependencyUnavailable(
+            "redis", "the store is full and refuses writes; try again later", 5
+        )
+        return problem_response(error.status, error.title, error.detail, error.slug, error.headers)
+
     for outage in REDIS_OUTAGES:
         app.add_exception_handler(outage, on_redis_outage)
+    app.add_exception_handler(OutOfMemoryError, on_redis_full)
 
 
 async def get_redis(request: Request) -> GuardedRedis:

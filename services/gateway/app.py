@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from services.common.service_app import build_service_app
 from services.gateway import routes, status
 from services.gateway.backends import open_backends
+from services.gateway.drainer import not_running
 from services.gateway.settings import GatewaySettings
 from services.gateway.wiring import run_gateway
 
@@ -31,6 +32,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         ):
             app.state.backends = backends
             app.state.gateway = gateway
+            app.state.readiness_checks = [lambda: not_running(gateway.drainers)]
             yield
 
     return build_service_app(

@@ -1,24 +1,24 @@
 """Durable outboxes: writes accepted while their service is away, kept in a Redis stream and
-delivered in order, one at a time, when it is back.
+delivered in order (services.gateway.drainer) when it is back.
 
-An entry leaves the outbox only after its service acknowledged it; delivery carries the
-write's idempotency key, so a delivery repeated after a crash is applied once.
+Each step that changes more than one key is one Lua script, and each is safe to run twice: an
+entry and its conversation's pending count are added together, and removed together only by
+the call that found the entry still there. An outbox holds at most `MAX_ENTRIES`; a write
+beyond that is refused with 503 rather than accepted and dropped later.
 """
 
-import asyncio
 import hashlib
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.common.errors import ChirpError, DependencyUnavailable, Unprocessable
+from services.common.errors import DependencyUnavailable, Unprocessable
 from services.common.idempotency import IDEMPOTENCY_TTL_S
 from services.common.metrics import ServiceMetrics
-from services.common.redis_store import REDIS_OUTAGES, GuardedRedis
+from services.common.redis_store import GuardedRedis
 
-log = logging.getLogger("failwhale.outbox")
-
-Deliver = Callable[[dict[str, str]], Awaitable[None]]
+# About 300 bytes an entry: a full outbox is some 30 MB of Redis.
+MAX_ENTRIES = 100_000
+# Entries the service refused for good are kept aside for a person to read, the newest ones.
+MAX_REFUSED = 10_000
 
 NEXT_POST_ID = """
 -- The gateway's post ids: epoch ms * 1024 + a counter in 512..1023 (posts uses 0..511).
@@ -66,19 +66,63 @@ class PostIds:
         return int(answer)
 
 
+ADD = """
+-- KEYS: stream, pending count ('' when none) ; ARGV: most entries, field, value, ...
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+if KEYS[2] ~= '' then redis.call('INCR', KEYS[2]) end
+return id
+"""
+
+SETTLE = """
+-- KEYS: stream, pending count ('' when none), refused stream ('' when delivered)
+-- ARGV: entry id, most refused entries kept, field, value, ... (the entry, when refused)
+-- Only the call that finds the entry still there moves it on and counts it down: a second
+-- run (a retry, a restarted drainer) changes nothing.
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+if KEYS[3] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+end
+redis.call('XDEL', KEYS[1], ARGV[1])
+if KEYS[2] ~= '' then
+  -- At zero (or below, left by an older gateway) the count goes: no key per conversation ever.
+  if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
+end
+return 1
+"""
+
+
+class OutboxFull(DependencyUnavailable):
+    def __init__(self, name: str) -> None:
+        detail = f"the {name} outbox is full; try again later"
+        super().__init__(name, detail, retry_after_s=5, reason="outbox-full")
+
+
 class Outbox:
-    def __init__(self, redis: GuardedRedis, name: str, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self,
+        redis: GuardedRedis,
+        name: str,
+        metrics: ServiceMetrics,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
         self.redis = redis
         self.name = name
         self.stream = f"gw:outbox:{name}"
+        self.refused_stream = f"{self.stream}:refused"
         self.metrics = metrics
+        self.max_entries = max_entries
+        self._add = redis.register_script(ADD)
+        self._settle = redis.register_script(SETTLE)
 
     async def add(self, fields: dict[str, str], pending_key: str | None = None) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
-            if pending_key:
-                pipe.incr(pending_key)
-            await pipe.execute()
+        """Append a write (and count it in its conversation); `OutboxFull` (503) at the cap."""
+        pairs = [item for field in fields.items() for item in field]
+        added = await self._add(
+            keys=[self.stream, pending_key or ""], args=[self.max_entries, *pairs]
+        )
+        if added is None:
+            raise OutboxFull(self.name)
 
     async def pending(self, pending_key: str) -> int:
         return int(await self.redis.get(pending_key) or 0)
@@ -87,69 +131,16 @@ class Outbox:
         entries: Any = await self.redis.xrange(self.stream, "-", "+", count=count)
         return [(str(i), {str(k): str(v) for k, v in (f or {}).items()}) for i, f in entries]
 
-    async def done(self, entry_id: str, pending_key: str | None = None) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xdel(self.stream, entry_id)
-            if pending_key:
-                pipe.decr(pending_key)
-            await pipe.execute()
+    async def done(
+        self,
+        entry_id: str,
+        pending_key: str | None = None,
+        refused: dict[str, str] | None = None,
+    ) -> bool:
+        """Remove a delivered entry, or move a refused one aside; False when it was gone."""
+        pairs = [item for field in (refused or {}).items() for item in field]
+        keys = [self.stream, pending_key or "", self.refused_stream if refused else ""]
+        return bool(await self._settle(keys=keys, args=[entry_id, MAX_REFUSED, *pairs]))
 
     async def depth(self) -> int:
         return int(await self.redis.xlen(self.stream))
-
-
-class Drainer:
-    """Delivers an outbox in order: the oldest entry first, and never the next one before it."""
-
-    IDLE_S = 0.2
-    RETRY_INITIAL_S = 0.2
-    RETRY_MAX_S = 2.0
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        deliver: Deliver,
-        pending_key: Callable[[dict[str, str]], str | None] = lambda _: None,
-    ) -> None:
-        self.outbox = outbox
-        self.deliver = deliver
-        self.pending_key = pending_key
-        self.delivered = 0
-
-    async def run(self) -> None:
-        backoff = self.RETRY_INITIAL_S
-        while True:
-            try:
-                entries = await self.outbox.oldest(50)
-                depth = await self.outbox.depth()
-                self.outbox.metrics.outbox_depth.labels(
-                    self.outbox.metrics.service, self.outbox.name
-                ).set(depth)
-                if not entries:
-                    await asyncio.sleep(self.IDLE_S)
-                    continue
-                for entry_id, fields in entries:
-                    await self._deliver_one(entry_id, fields)
-                backoff = self.RETRY_INITIAL_S
-            except asyncio.CancelledError:
-                raise
-            except (DependencyUnavailable, *REDIS_OUTAGES) as exc:
-                log.info("outbox waits", extra={"outbox": self.outbox.name, "reason": str(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.RETRY_MAX_S)
-
-    async def _deliver_one(self, entry_id: str, fields: dict[str, str]) -> None:
-        try:
-            await self.deliver(fields)
-        except DependencyUnavailable:
-            raise
-        except ChirpError as exc:
-            # The service refused the write for good (a 4xx): keep it aside, never drop it
-            # silently, and let the entries behind it through.
-            log.error(
-                "outbox entry refused",
-                extra={"outbox": self.outbox.name, "entry": entry_id, "reason": exc.detail},
-            )
-            await self.outbox.redis.xadd(f"{self.outbox.stream}:refused", fields)  # type: ignore[arg-type]
-        await self.outbox.done(entry_id, self.pending_key(fields))
-        self.delivered += 1

@@ -20,12 +20,20 @@ class DependencyStatus(BaseModel):
     degraded: bool
 
 
+class DrainerStatus(BaseModel):
+    running: bool
+    restarts: int
+    last_error: str | None
+
+
 class Status(BaseModel):
     service: str
     resilience: Literal["on", "off"]
     window_s: float
     dependencies: list[DependencyStatus]
     outbox_depth: dict[str, int | None]
+    # Each outbox's drainer: not running between a failure and its next clean pass.
+    outbox_drainers: dict[str, DrainerStatus]
 
 
 @router.get("/status")
@@ -63,6 +71,12 @@ async def status(request: Request, gateway: GatewayDep) -> Status:
         window_s=backends.users.outcomes.window_s,
         dependencies=dependencies,
         outbox_depth=depths,
+        outbox_drainers={
+            d.outbox.name: DrainerStatus(
+                running=d.running, restarts=d.restarts, last_error=d.last_error
+            )
+            for d in gateway.drainers
+        },
     )
 
 

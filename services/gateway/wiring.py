@@ -4,15 +4,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.common.metrics import ServiceMetrics
 from services.common.redis_store import GuardedRedis
 from services.gateway.backends import Backends
 from services.gateway.degraded import Degradations
 from services.gateway.directory import HandleDirectory
+from services.gateway.drainer import Drainer
 from services.gateway.idempotency import GatewayKeys
-from services.gateway.outbox import Drainer, Outbox, PostIds
+from services.gateway.outbox import Outbox, PostIds
 from services.gateway.reads import LastGoodReads, TimelineReader
 from services.gateway.settings import GatewaySettings
 from services.gateway.writes import DmWriter, PostWriter, pending_key_of
@@ -29,6 +30,7 @@ class Gateway:
     dms: DmWriter
     outboxes: list[Outbox]
     resilient: bool
+    drainers: list[Drainer] = field(default_factory=list)
 
 
 @asynccontextmanager
@@ -65,13 +67,13 @@ async def run_gateway(
         outboxes=[post_outbox, dm_outbox],
         resilient=resilient,
     )
-    drainers = [
+    drainers = gateway.drainers = [
         Drainer(post_outbox, gateway.posts.deliver),
         Drainer(dm_outbox, gateway.dms.deliver, pending_key_of),
     ]
     # With the layer off there is no outbox to fill, but one left from an earlier run is
     # still delivered: accepted writes are never abandoned.
-    tasks = [asyncio.create_task(d.run(), name=f"drain-{d.outbox.name}") for d in drainers]
+    tasks = [asyncio.create_task(d.supervise(), name=f"drain-{d.outbox.name}") for d in drainers]
     try:
         yield gateway
     finally:

@@ -152,7 +152,7 @@ class DmWriter(OutboxWriter):
                 return earlier
             key = client_key or f"gw-{uuid.uuid4()}"
             # Behind messages still in the outbox, a new one waits its turn: order first.
-            if await self.outbox.pending(pending) == 0:
+            if await self.outbox.pending(pending) <= 0:
                 body: dict[str, object] = {"text": text}
                 direct = await self._direct(user, path, token, body, key, client_key, fp)
                 if direct is not None:
