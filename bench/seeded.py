@@ -19,7 +19,6 @@ from failwhale.layout import free_layout
 from failwhale.localstack import LocalStack
 from failwhale.seed import seed_stack
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
-from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
 
 FANOUT_TIMEOUT_S = 120.0
 
@@ -108,7 +107,7 @@ async def seed_readers(
 
 async def wait_fanned_out(stack: LocalStack, timeout_s: float = FANOUT_TIMEOUT_S) -> None:
     """Until the timeline replicas' consumer group has no post event left to deliver."""
-    keys = TokenKeys(DEV_TOKEN_SECRET, DEV_INTERNAL_SECRET)
+    keys = TokenKeys(stack.layout.token_secret, stack.layout.internal_secret)
     headers = {SERVICE_HEADER: issue_service_token(keys, "bench")}
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=5, headers=headers) as client:

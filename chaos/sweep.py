@@ -15,6 +15,7 @@ from docker.models.containers import Container
 from chaos.backends import processes as proc
 from chaos.backends.docker_faults import CPU_ALL, CPU_KILL, ensure_running
 from chaos.backends.docker_helpers import MARKER_PREFIX
+from chaos.backends.hook import HookError
 from services.common.auth import SERVICE_HEADER
 
 if TYPE_CHECKING:
@@ -56,11 +57,12 @@ def sweep_docker(backend: "DockerBackend") -> list[str]:
 def _clean_namespace(backend: "DockerBackend", name: str, container: Container) -> list[str]:
     hook = None
     if name != "redis":
-        hook = {
-            "port": backend.port(name),
-            "header": SERVICE_HEADER,
-            "token": backend.token(container),
-        }
+        try:
+            token = backend.token(container)
+        except HookError:  # no secrets in its environment: no hook to clear either
+            token = None
+        if token:
+            hook = {"port": backend.hook_port(container), "header": SERVICE_HEADER, "token": token}
     spec = {
         "command": "cleanup",
         "marker_prefix": MARKER_PREFIX,

@@ -56,7 +56,8 @@ class LocalStack:
         redis_appendfsync: str | None = None,
     ) -> None:
         self.workdir = workdir
-        self.layout = layout or LocalLayout()
+        # Without a layout: the user's stack, with the checkout's secrets (.env).
+        self.layout = layout or LocalLayout.of_checkout()
         self.env = env or {}
         self.redis_appendfsync = redis_appendfsync or os.environ.get(APPENDFSYNC_ENV, "everysec")
         # Popen handles of the processes this object started (pids alone come from the state
@@ -217,11 +218,14 @@ class LocalStack:
     def _save_state(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         state = {
-            "layout": {"base_port": self.layout.base_port, "redis_port": self.layout.redis_port},
+            "layout": self.layout.state(),  # the secrets too: the file is private
             "redis_appendfsync": self.redis_appendfsync,
             "processes": [asdict(p) for p in self.processes.values()],
         }
-        self.state_file.write_text(json.dumps(state, indent=2))
+        fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file written by an older version may be world-readable
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(state, indent=2))
 
     def _load_state(self) -> None:
         if self.processes or not self.state_file.exists():

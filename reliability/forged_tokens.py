@@ -4,7 +4,8 @@ user token, a user token as a service credential).
 
 Expired tokens and service credentials are minted with the testbed's own secrets (what a
 leaked-then-expired token, or a credential read off an internal call, looks like); forged ones
-with a secret the stack does not know.
+with a secret the stack does not know, or with the development secrets earlier versions of the
+project published (which no stack may run with).
 """
 
 import base64
@@ -23,8 +24,10 @@ from services.common.auth import (
     issue_service_token,
     issue_user_token,
 )
+from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
 
 ATTACKER_KEYS = TokenKeys("attacker-" + "f" * 56, "attacker-" + "e" * 56)
+PUBLISHED_KEYS = TokenKeys(DEV_TOKEN_SECRET, DEV_INTERNAL_SECRET)
 
 
 def _segment(data: dict[str, object]) -> str:
@@ -64,6 +67,10 @@ def bad_user_headers(keys: TokenKeys, victim: Member, other: Member) -> dict[str
         "garbage": "definitely.not.a-token",
         "expired": issue_user_token(keys, user, ttl_s=-60),
         "forged signature": issue_user_token(ATTACKER_KEYS, user),
+        "signed with the published development secret": issue_user_token(PUBLISHED_KEYS, user),
+        "float expiry": jwt.encode(
+            user_claims(victim) | {"exp": time.time() + 600.5}, keys.user_secret, "HS256"
+        ),
         "tampered sub": tampered(other.token, sub=str(victim.id), handle=victim.handle),
         "tampered expiry": tampered(issue_user_token(keys, user, ttl_s=-60), exp=2**31),
         "alg none": unsigned(user_claims(victim)),
@@ -94,6 +101,9 @@ def bad_service_credentials(keys: TokenKeys, member: Member) -> dict[str, str | 
         "user token as credential": member.token,
         "expired": issue_service_token(keys, "gateway", ttl_s=-60),
         "forged signature": issue_service_token(ATTACKER_KEYS, "gateway"),
+        "signed with the published development secret": issue_service_token(
+            PUBLISHED_KEYS, "gateway"
+        ),
         "alg none": unsigned(service | {"exp": now + 600}),
         "signed with the user secret": jwt.encode(
             service | {"exp": now + 600}, keys.user_secret, "HS256"

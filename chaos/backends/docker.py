@@ -30,7 +30,7 @@ from chaos.scenario import (
     Stop,
 )
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
-from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
+from services.common.settings import DEFAULT_INTERNAL_PORT
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -39,12 +39,14 @@ REDIS_PORT = 6379
 READY_TIMEOUT_S = 60.0
 CALLER = "failwhale-chaos"
 
-# Calls the fault hook from inside the target with the standard library (docker exec).
+# Calls the fault hook from inside the target with the standard library (docker exec): the hook
+# listens on the service's internal listener, on the container's loopback, which neither a
+# published port nor the other containers reach.
 HOOK_CALL = """
 import sys, urllib.error, urllib.request
-method, body, header, token = sys.argv[1:5]
+method, body, header, token, port = sys.argv[1:6]
 request = urllib.request.Request(
-    "http://127.0.0.1:8000/internal/faults", method=method,
+    f"http://127.0.0.1:{port}/internal/faults", method=method,
     data=None if body == "null" else body.encode(),
     headers={header: token, "content-type": "application/json"})
 try:
@@ -231,12 +233,23 @@ class DockerBackend:
             time.sleep(0.3)
         return False, time.monotonic() - began
 
+    @staticmethod
+    def environment(container: Container) -> dict[str, str]:
+        env = container.attrs["Config"].get("Env") or []
+        return dict(e.split("=", 1) for e in env if "=" in e)
+
     def keys(self, container: Container) -> TokenKeys:
-        env = dict(e.split("=", 1) for e in container.attrs["Config"].get("Env") or [] if "=" in e)
-        return TokenKeys(
-            env.get("FAILWHALE_TOKEN_SECRET", DEV_TOKEN_SECRET),
-            env.get("FAILWHALE_INTERNAL_SECRET", DEV_INTERNAL_SECRET),
-        )
+        """The secrets the container's service runs with (its environment)."""
+        env = self.environment(container)
+        token, internal = env.get("FAILWHALE_TOKEN_SECRET"), env.get("FAILWHALE_INTERNAL_SECRET")
+        if not token or not internal:
+            raise HookError(f"{container.name} runs without the stack's secrets in its environment")
+        return TokenKeys(token, internal)
+
+    def hook_port(self, container: Container) -> int:
+        """The port of the service's internal listener, inside its container."""
+        port = self.environment(container).get("FAILWHALE_INTERNAL_PORT")
+        return int(port) if port else DEFAULT_INTERNAL_PORT
 
     def token(self, container: Container) -> str:
         return issue_service_token(self.keys(container), CALLER)
@@ -248,7 +261,8 @@ class DockerBackend:
         container = self.container(service)
         if container.status != "running":
             raise HookError(f"{service} is {container.status}: its fault hook cannot be reached")
-        argv = [method, json.dumps(body), SERVICE_HEADER, self.token(container)]
+        port = str(self.hook_port(container))
+        argv = [method, json.dumps(body), SERVICE_HEADER, self.token(container), port]
         code, out = container.exec_run(["python3", "-c", HOOK_CALL, *argv])
         lines = out.decode(errors="replace").splitlines()
         if code or not lines:

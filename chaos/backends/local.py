@@ -21,7 +21,6 @@ from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Paus
 from failwhale.layout import LocalLayout
 from failwhale.localstack import LocalStack
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
-from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
 
 READY_TIMEOUT_S = 30.0
 CALLER = "failwhale-chaos"
@@ -55,7 +54,7 @@ class LocalBackend:
             layout = json.loads((workdir / "stack.json").read_text())["layout"]
         except FileNotFoundError:
             layout = {}
-        return cls(LocalStack(workdir, LocalLayout(**layout)), journal)
+        return cls(LocalStack(workdir, LocalLayout.from_state(layout)), journal)
 
     @property
     def gateway_url(self) -> str:
@@ -110,6 +109,18 @@ class LocalBackend:
     def close(self) -> None:
         """The run is over: its reverted entries are history (the report has them)."""
         self.journal.forget_reverted()
+
+    def restart_stack(self, overrides: dict[str, str]) -> None:
+        """Stop every process and start the whole stack again with `overrides` over the
+        settings it ran with (resilience on or off, for `chaos compare`). Done through this
+        backend's own stack, so the pids it signals afterwards are the new processes', and
+        what it remembered of the old processes is dropped."""
+        with self._lock:
+            running = self._sibling_env("")  # any running service's: one stack, one set
+            self.stack.env = {**self.stack.env, **running, **overrides}
+            self._env.clear()
+            self.stack.down()
+            self.stack.up()
 
     # -- actions shared by the faults and the sweep -----------------------------------------
 
@@ -190,25 +201,22 @@ class LocalBackend:
     # -- the fault hook ----------------------------------------------------------------------
 
     def keys(self, service: str) -> TokenKeys:
-        """The secrets the service runs with (read from its process, so a stack started with
-        other secrets in another shell is reached all the same)."""
+        """The secrets the service runs with: read from its process (so a stack started with
+        other secrets in another shell is reached all the same), else the layout's (those of
+        the stack's state file)."""
         pid = self.pid(service)
         env = proc.environment_of(pid) if pid else {}
         return TokenKeys(
-            env.get(
-                "FAILWHALE_TOKEN_SECRET", os.environ.get("FAILWHALE_TOKEN_SECRET", DEV_TOKEN_SECRET)
-            ),
-            env.get(
-                "FAILWHALE_INTERNAL_SECRET",
-                os.environ.get("FAILWHALE_INTERNAL_SECRET", DEV_INTERNAL_SECRET),
-            ),
+            env.get("FAILWHALE_TOKEN_SECRET") or self.layout.token_secret,
+            env.get("FAILWHALE_INTERNAL_SECRET") or self.layout.internal_secret,
         )
 
     def credential(self, service: str, caller: str = CALLER) -> dict[str, str]:
         return {SERVICE_HEADER: issue_service_token(self.keys(service), caller)}
 
     def call(self, service: str, method: str, body: dict[str, Any] | None) -> tuple[int, Any]:
-        url = self.layout.url(service) + "/internal/faults"
+        # The hook listens on the service's internal port only, never on its public one.
+        url = self.layout.internal_url(service) + "/internal/faults"
         try:
             answer = httpx.request(
                 method, url, json=body, headers=self.credential(service), timeout=5

@@ -13,7 +13,6 @@ from reliability.check import Check, Outcome, SuiteContext
 from reliability.chirp_client import Member, all_items, conversation, sign_up
 from reliability.forged_tokens import bad_service_credentials, bad_user_headers
 from services.common.auth import SERVICE_HEADER, TokenKeys
-from services.common.settings import ServiceSettings
 
 FORGED_TEXT = "written with a bad token"
 WRONG_PASSWORD = "not-the-password"
@@ -38,7 +37,11 @@ INTERNAL_ROUTES = [
     ("dms", "GET", "/internal/conversations/{peer_id}/messages", None),
     ("dms", "POST", "/internal/conversations/{peer_id}/messages", {"text": FORGED_TEXT}),
     ("trends", "GET", "/internal/trends", None),
+]
+# The fault hook, on each service's internal listener (its public port answers 404 there).
+HOOK_ROUTES = [
     ("gateway", "GET", "/internal/faults", None),
+    ("dms", "DELETE", "/internal/faults", None),
 ]
 
 
@@ -77,11 +80,13 @@ def internal_routes(
     with httpx.Client(timeout=10) as client:
         for kind, credential in bad_service_credentials(keys, victim).items():
             headers = victim.auth | ({SERVICE_HEADER: credential} if credential else {})
-            for service, method, path, body in INTERNAL_ROUTES:
+            routes = [(layout.url(s), m, p, b) for s, m, p, b in INTERNAL_ROUTES]
+            routes += [(layout.internal_url(s), m, p, b) for s, m, p, b in HOOK_ROUTES]
+            for base, method, path, body in routes:
                 filled = None if body is None else {k: fill(v, peer) for k, v in body.items()}
-                url = layout.url(service) + fill(path, peer)
+                url = base + fill(path, peer)
                 answer = client.request(method, url, json=filled, headers=headers)
-                tally.count("internal", f"{kind} on {service} {method} {path}", answer)
+                tally.count("internal", f"{kind} on {base} {method} {path}", answer)
 
 
 @dataclass
@@ -133,8 +138,7 @@ def nothing_written(api: httpx.Client, victim: Member, peer: Member) -> list[str
 def run(context: SuiteContext) -> Outcome:
     stack = context.local_stack("authentication")
     stack.up(context.progress)
-    settings = ServiceSettings()  # the stack's services read the same (testbed) secrets
-    keys = TokenKeys(settings.token_secret, settings.internal_secret)
+    keys = TokenKeys(stack.layout.token_secret, stack.layout.internal_secret)
     tally = Tally()
     try:
         with httpx.Client(base_url=stack.layout.gateway_url, timeout=10) as api:

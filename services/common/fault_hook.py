@@ -5,7 +5,13 @@ Off unless the service runs with `FAILWHALE_FAULT_HOOK=on`. When on, `PUT /inter
 (service credential) sets added latency with jitter, a rate of injected 503 answers, and callers
 to blackhole (a partition: their requests are held unanswered); every fault carries a duration
 and reverts by itself when it runs out. `DELETE` reverts at once, `GET` shows what is active.
-Health, readiness, metrics and the hook itself are never touched.
+Health, readiness and metrics are never touched.
+
+The routes are not on the service's public app (whose `/internal/faults` answers 404): they are
+a small app of their own (`hook_app`), served on the internal listener
+(services.common.internal_listener, `FAILWHALE_INTERNAL_HOST`:`FAILWHALE_INTERNAL_PORT`,
+127.0.0.1:8001 by default), which no published port reaches. The injection itself is middleware
+of the public app (`install_fault_hook`), sharing one `FaultState` with the hook's routes.
 """
 
 import asyncio
@@ -15,15 +21,18 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.telemetry import TelemetryConfig
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.auth import SERVICE_HEADER, InternalCaller, TokenKeys, verify_service_token
-from services.common.errors import ChirpError, problem_response
+from services.common.body_limit import BodySizeLimit
+from services.common.errors import ChirpError, install_error_handlers, problem_response
 from services.common.metrics import ServiceMetrics
 
-SPARED = ("/healthz", "/readyz", "/metrics", "/internal/faults")
+SPARED = ("/healthz", "/readyz", "/metrics")
 MAX_DURATION_S = 3600.0
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 class FaultPlan(BaseModel):
@@ -159,7 +168,19 @@ async def clear_faults(state: State, _: InternalCaller) -> Response:
     return Response(status_code=204)
 
 
-def install_fault_hook(app: FastAPI, keys: TokenKeys, metrics: ServiceMetrics) -> None:
-    app.state.faults = FaultState()
+def hook_app(state: FaultState, keys: TokenKeys) -> FastAPI:
+    """The hook's own app, for the internal listener: `/internal/faults` and nothing else."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, telemetry=NO_TELEMETRY)
+    app.state.faults = state
+    app.state.token_keys = keys
+    install_error_handlers(app)
     app.include_router(router)
+    app.add_middleware(BodySizeLimit)
+    return app
+
+
+def install_fault_hook(app: FastAPI, keys: TokenKeys, metrics: ServiceMetrics) -> FastAPI:
+    """Injection on `app` (the public one); returns the hook's app, which shares its state."""
+    app.state.faults = FaultState()
     app.add_middleware(FaultInjection, state=app.state.faults, keys=keys, metrics=metrics)
+    return hook_app(app.state.faults, keys)

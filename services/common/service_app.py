@@ -11,10 +11,11 @@ from services.common.auth import TokenKeys
 from services.common.body_limit import BodySizeLimit
 from services.common.errors import install_error_handlers
 from services.common.fault_hook import install_fault_hook
+from services.common.internal_listener import internal_listener
 from services.common.logs import configure_logging
 from services.common.metrics import ServiceMetrics, install_metrics
 from services.common.redis_store import connect_redis, install_redis_error_handler
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, refuse_unsafe_secrets
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -29,14 +30,20 @@ def build_service_app(
     lifespan: Lifespan | None = None,
     docs: bool = False,
 ) -> FastAPI:
-    """The app of one service. `lifespan` opens what the service needs beyond Redis."""
+    """The app of one service. `lifespan` opens what the service needs beyond Redis. Refuses
+    (UnsafeSecrets) settings without real secrets. With the fault hook on, the lifespan also
+    serves the hook on the internal listener (`app.state.internal_port` once bound)."""
+    refuse_unsafe_secrets(settings)
 
     @asynccontextmanager
     async def lifespan_with_redis(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
         app.state.redis = connect_redis(settings, app.state.metrics)
         try:
-            async with lifespan(app) if lifespan else nullcontext():
+            async with (
+                _hook_listener(app, settings),
+                lifespan(app) if lifespan else nullcontext(),
+            ):
                 yield
         finally:
             await app.state.redis.aclose()
@@ -62,7 +69,20 @@ def build_service_app(
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)
+    app.state.fault_hook_app = None
     if settings.fault_hook:
-        install_fault_hook(app, app.state.token_keys, app.state.metrics)
+        keys, metrics = app.state.token_keys, app.state.metrics
+        app.state.fault_hook_app = install_fault_hook(app, keys, metrics)
     app.add_middleware(BodySizeLimit)
     return app
+
+
+@asynccontextmanager
+async def _hook_listener(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[None]:
+    if app.state.fault_hook_app is None:
+        yield
+        return
+    host, port = settings.internal_host, settings.internal_port
+    async with internal_listener(app.state.fault_hook_app, host, port) as bound:
+        app.state.internal_port = bound
+        yield

@@ -1,34 +1,103 @@
-"""Settings every service reads; each service subclasses `ServiceSettings` with its own prefix."""
+"""Settings every service reads; each service subclasses `ServiceSettings` with its own prefix.
 
-from typing import Any, Literal
+No secret has a usable default: a service refuses to start (`refuse_unsafe_secrets`) without a
+token secret and an internal secret of its own, and with a value that was once published with
+the project or is too short to resist guessing, unless `FAILWHALE_DEV_SECRETS=1` says on purpose
+that it is a throwaway development stack.
+"""
+
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Values published with earlier versions of the project: anyone can sign tokens with them.
 DEV_TOKEN_SECRET = "failwhale-dev-token-secret-change-me-0123456789"
 DEV_INTERNAL_SECRET = "failwhale-dev-internal-secret-change-me-0123456789"
+DEV_REDIS_PASSWORD = "failwhale-dev"
+PUBLISHED_SECRETS = frozenset({DEV_TOKEN_SECRET, DEV_INTERNAL_SECRET, DEV_REDIS_PASSWORD})
+MIN_SECRET_LENGTH = 32
+DEFAULT_INTERNAL_PORT = 8001
 
 
-def shared(name: str, default: Any) -> Any:
+def shared(name: str, default: Any, *, secret: bool = False) -> Any:
     """A setting with one environment name for every service (`FAILWHALE_<NAME>`), whatever the
-    service's own prefix; tests pass it by field name."""
-    return Field(default, validation_alias=AliasChoices(f"FAILWHALE_{name.upper()}"))
+    service's own prefix; tests pass it by field name. A secret stays out of reprs."""
+    alias = AliasChoices(f"FAILWHALE_{name.upper()}")
+    return Field(default, validation_alias=alias, repr=not secret)
 
 
 class ServiceSettings(BaseSettings):
     """Settings common to all services. Subclasses set `env_prefix` for their own fields."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FAILWHALE_", populate_by_name=True, extra="ignore"
+        env_prefix="FAILWHALE_", populate_by_name=True, extra="ignore", hide_input_in_errors=True
     )
 
     service_name: str = shared("service_name", "chirp")
-    redis_url: str = shared("redis_url", "redis://localhost:6379/0")
+    redis_url: str = shared("redis_url", "redis://localhost:6379/0", secret=True)
     redis_max_connections: int = shared("redis_max_connections", 64)
     redis_timeout_s: float = shared("redis_timeout_s", 1.0)
-    token_secret: str = shared("token_secret", DEV_TOKEN_SECRET)
-    internal_secret: str = shared("internal_secret", DEV_INTERNAL_SECRET)
+    # Empty means not set: refused at start (refuse_unsafe_secrets).
+    token_secret: str = shared("token_secret", "", secret=True)
+    internal_secret: str = shared("internal_secret", "", secret=True)
+    # A throwaway development stack may run with published or short secrets; never unset ones.
+    dev_secrets: bool = shared("dev_secrets", False)
     resilience: Literal["on", "off"] = shared("resilience", "on")
     log_level: str = shared("log_level", "INFO")
-    # The chaos fault hook (services.common.fault_hook): off unless asked for.
+    # The chaos fault hook (services.common.fault_hook): off unless asked for. When on, it is
+    # served on a listener of its own, never on the service's public port.
     fault_hook: bool = shared("fault_hook", False)
+    internal_host: str = shared("internal_host", "127.0.0.1")
+    internal_port: int = shared("internal_port", DEFAULT_INTERNAL_PORT)
+
+
+class UnsafeSecrets(ValueError):
+    """Settings a service must not start with: the message says why, in one line."""
+
+
+def secret_problems(settings: ServiceSettings) -> list[str]:
+    """What is wrong with the service's secrets, one phrase each; [] when nothing is."""
+    problems = []
+    for variable, value in (
+        ("FAILWHALE_TOKEN_SECRET", settings.token_secret),
+        ("FAILWHALE_INTERNAL_SECRET", settings.internal_secret),
+    ):
+        if not value:
+            problems.append(f"{variable} is not set")
+        elif settings.dev_secrets:
+            continue
+        elif value in PUBLISHED_SECRETS:
+            problems.append(f"{variable} is a published development value")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{variable} is shorter than {MIN_SECRET_LENGTH} characters")
+    password = urlsplit(settings.redis_url).password
+    if password in PUBLISHED_SECRETS and not settings.dev_secrets:
+        problems.append("FAILWHALE_REDIS_URL holds a published development password")
+    return problems
+
+
+def refuse_unsafe_secrets(settings: ServiceSettings) -> None:
+    """Raises UnsafeSecrets (one line naming every problem) unless the secrets are real ones."""
+    problems = secret_problems(settings)
+    if problems:
+        raise UnsafeSecrets(
+            f"{settings.service_name} refuses to start: {'; '.join(problems)} (make up or "
+            "make up-local writes random secrets into .env; FAILWHALE_DEV_SECRETS=1 accepts "
+            "published or short ones on a throwaway stack)"
+        )
+
+
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
+
+def settings_from_environment(settings_class: type[Settings]) -> Settings:
+    """The settings of a service process, read from its environment. Unsafe secrets end the
+    process with their one-line reason (a SystemExit: no traceback), before anything starts."""
+    settings = settings_class()
+    try:
+        refuse_unsafe_secrets(settings)
+    except UnsafeSecrets as exc:
+        raise SystemExit(str(exc)) from None
+    return settings

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.service_app import build_service_app
+from services.common.settings import settings_from_environment
 from services.gateway import routes, status
 from services.gateway.backends import open_backends
 from services.gateway.drainer import not_running
@@ -21,7 +22,7 @@ with 422. Answers that come partly from a fallback carry `X-Degraded` and a `deg
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    settings = settings or GatewaySettings()
+    settings = settings or settings_from_environment(GatewaySettings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

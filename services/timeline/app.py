@@ -13,6 +13,7 @@ from services.common.downstream import Downstream, open_http_client
 from services.common.policy import EdgePolicy
 from services.common.retry import RetryPolicy
 from services.common.service_app import build_service_app
+from services.common.settings import settings_from_environment
 from services.common.stream_consumer import ConsumerConfig, StreamConsumer
 from services.common.wire import POST_EVENTS_STREAM
 from services.timeline.fanout import FanOut
@@ -31,7 +32,7 @@ FOLLOWERS_POLICY = EdgePolicy(
 
 
 def create_app(settings: TimelineSettings | None = None) -> FastAPI:
-    settings = settings or TimelineSettings()
+    settings = settings or settings_from_environment(TimelineSettings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

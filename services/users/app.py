@@ -6,13 +6,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.service_app import build_service_app
+from services.common.settings import settings_from_environment
 from services.users.passwords import Passwords
 from services.users.routes import router
 from services.users.settings import UsersSettings
 
 
 def create_app(settings: UsersSettings | None = None) -> FastAPI:
-    settings = settings or UsersSettings()
+    settings = settings or settings_from_environment(UsersSettings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,7 +11,6 @@ import redis
 from failwhale.layout import LocalLayout, free_layout
 from failwhale.localstack import LocalStack
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
-from services.common.settings import ServiceSettings
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +46,9 @@ def store(layout: LocalLayout) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
-def token_keys() -> TokenKeys:
-    """The secrets the stack's services run with (they read the same environment)."""
-    settings = ServiceSettings()
-    return TokenKeys(settings.token_secret, settings.internal_secret)
+def token_keys(layout: LocalLayout) -> TokenKeys:
+    """The secrets the stack's services run with (fresh ones of the test stack's own)."""
+    return TokenKeys(layout.token_secret, layout.internal_secret)
 
 
 @pytest.fixture

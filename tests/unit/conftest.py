@@ -3,12 +3,12 @@
 import pytest
 
 from services.common.auth import TokenKeys
+from tests.unit.stack_keys import KEYS
 
 
 @pytest.fixture
 def keys() -> TokenKeys:
-    # 64 bytes: long enough for every HMAC size, so PyJWT warns about none of them.
-    return TokenKeys(user_secret="u" * 64, internal_secret="i" * 64)
+    return KEYS
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from services.common.body_limit import MAX_BODY_BYTES, BodySizeLimit
 from services.common.service_app import build_service_app
 from services.common.settings import ServiceSettings
 from tests.unit.problems import assert_problem
+from tests.unit.stack_keys import SECRETS
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +41,9 @@ def app(seen: list[int]) -> FastAPI:
         seen.append(len(note.text))
         return {"length": len(note.text)}
 
-    return build_service_app(ServiceSettings(), title="t", description="t", routers=[router])
+    return build_service_app(
+        ServiceSettings(**SECRETS), title="t", description="t", routers=[router]
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The fault hook: off unless enabled; latency, injected 503s and blackholed callers while a
-fault is active; reverted when its duration runs out or when cleared; never on health routes."""
+fault is active; reverted when its duration runs out or when cleared; never on health routes;
+its routes only on the hook's own app (the internal listener), never on the public one."""
 
 import asyncio
 import time
@@ -17,14 +18,19 @@ from tests.unit.problems import assert_problem
 pytestmark = pytest.mark.anyio
 
 
-def make_app(hook: bool) -> FastAPI:
+def make_app(keys: TokenKeys, hook: bool) -> FastAPI:
     router = APIRouter()
 
     @router.get("/work")
     async def work() -> dict[str, str]:
         return {"done": "yes"}
 
-    settings = ServiceSettings(service_name="svc", fault_hook=hook)
+    settings = ServiceSettings(
+        service_name="svc",
+        fault_hook=hook,
+        token_secret=keys.user_secret,
+        internal_secret=keys.internal_secret,
+    )
     app = build_service_app(settings, title="t", description="t", routers=[router])
     return app
 
@@ -34,23 +40,64 @@ def credential(app: FastAPI, caller: str = "chaos") -> dict[str, str]:
     return {SERVICE_HEADER: issue_service_token(keys, caller)}
 
 
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+class TwoListeners(httpx.AsyncBaseTransport):
+    """/internal/faults to the hook's app, every other path to the public app: what a service
+    serves on its internal and its public listener."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.public = httpx.ASGITransport(app=app)
+        self.hook = httpx.ASGITransport(app=app.state.fault_hook_app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        to_hook = request.url.path.startswith("/internal/faults")
+        return await (self.hook if to_hook else self.public).handle_async_request(request)
+
+
 @pytest.fixture
-async def hooked() -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = make_app(hook=True)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+async def hooked(keys: TokenKeys) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = make_app(keys, hook=True)
+    async with httpx.AsyncClient(transport=TwoListeners(app), base_url="http://svc") as client:
         yield app, client
 
 
-async def test_the_hook_is_absent_unless_enabled() -> None:
-    app = make_app(hook=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+async def test_the_hook_is_absent_unless_enabled(keys: TokenKeys) -> None:
+    app = make_app(keys, hook=False)
+    assert app.state.fault_hook_app is None  # nothing for an internal listener to serve
+    async with asgi_client(app) as client:
         answer = await client.put(
             "/internal/faults", json={"error_rate": 1, "duration_s": 5}, headers=credential(app)
         )
         assert answer.status_code == 404
         assert (await client.get("/work")).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_the_public_app_has_no_hook_routes_with_the_hook_on(
+    keys: TokenKeys, method: str
+) -> None:
+    app = make_app(keys, hook=True)
+    async with asgi_client(app) as public:
+        answer = await public.request(
+            method,
+            "/internal/faults",
+            json={"error_rate": 1, "duration_s": 5} if method == "PUT" else None,
+            headers=credential(app),
+        )
+        assert_problem(answer, 404)
+        assert (await public.get("/work")).status_code == 200  # nothing was injected
+    assert app.state.faults.active() is None
+
+
+async def test_the_hook_app_serves_only_the_hook(keys: TokenKeys) -> None:
+    app = make_app(keys, hook=True)
+    async with asgi_client(app.state.fault_hook_app) as hook:
+        assert (await hook.get("/internal/faults", headers=credential(app))).status_code == 200
+        for path in ("/work", "/healthz", "/metrics", "/docs", "/openapi.json"):
+            assert_problem(await hook.get(path), 404)
 
 
 async def test_setting_faults_needs_a_service_credential(

@@ -11,11 +11,12 @@ from services.common.idempotency import checked_key
 from services.common.limits import IDEMPOTENCY_KEY_MAX
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from tests.unit.stack_keys import SECRETS
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    document: dict[str, Any] = create_app(GatewaySettings()).openapi()
+    document: dict[str, Any] = create_app(GatewaySettings(**SECRETS)).openapi()
     return document
 
 

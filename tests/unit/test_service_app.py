@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError
 from services.common.service_app import build_service_app
 from services.common.settings import ServiceSettings
 from tests.unit.problems import assert_problem
+from tests.unit.stack_keys import SECRETS
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,10 @@ def app() -> FastAPI:
         return {"id": thing_id}
 
     app = build_service_app(
-        ServiceSettings(service_name="things"), title="t", description="t", routers=[router]
+        ServiceSettings(service_name="things", **SECRETS),
+        title="t",
+        description="t",
+        routers=[router],
     )
     app.state.redis = FakeRedis("up")
     return app
@@ -122,10 +126,10 @@ async def test_metrics_have_a_latency_histogram_per_route(client: httpx.AsyncCli
 
 async def test_each_app_has_its_own_metrics_registry() -> None:
     first = build_service_app(
-        ServiceSettings(service_name="one"), title="a", description="a", routers=[]
+        ServiceSettings(service_name="one", **SECRETS), title="a", description="a", routers=[]
     )
     second = build_service_app(
-        ServiceSettings(service_name="two"), title="b", description="b", routers=[]
+        ServiceSettings(service_name="two", **SECRETS), title="b", description="b", routers=[]
     )
     assert first.state.metrics.registry is not second.state.metrics.registry
 

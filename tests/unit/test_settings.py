@@ -5,7 +5,14 @@ import pytest
 from pydantic import ValidationError
 
 from failwhale.layout import LocalLayout
-from services.common.settings import DEV_TOKEN_SECRET, ServiceSettings
+from services.common.settings import (
+    DEV_INTERNAL_SECRET,
+    DEV_TOKEN_SECRET,
+    ServiceSettings,
+    UnsafeSecrets,
+    refuse_unsafe_secrets,
+    settings_from_environment,
+)
 from services.dms.settings import DmsSettings
 from services.gateway.settings import GatewaySettings
 from services.posts.settings import PostsSettings
@@ -55,13 +62,88 @@ def test_every_service_has_its_own_default_name_and_takes_failwhale_service_name
 def test_every_service_reads_the_shared_secrets_and_resilience_switch(
     settings_class: type[ServiceSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert settings_class().token_secret == DEV_TOKEN_SECRET
     monkeypatch.setenv("FAILWHALE_TOKEN_SECRET", "t" * 40)
     monkeypatch.setenv("FAILWHALE_INTERNAL_SECRET", "i" * 40)
     monkeypatch.setenv("FAILWHALE_RESILIENCE", "off")
     settings = settings_class()
     assert (settings.token_secret, settings.internal_secret) == ("t" * 40, "i" * 40)
     assert settings.resilience == "off"
+    assert "t" * 40 not in repr(settings)  # secrets stay out of logs and tracebacks
+
+
+@pytest.mark.parametrize("settings_class", ALL)
+def test_no_service_has_a_usable_default_secret(settings_class: type[ServiceSettings]) -> None:
+    settings = settings_class()
+    assert (settings.token_secret, settings.internal_secret) == ("", "")
+    with pytest.raises(UnsafeSecrets, match="FAILWHALE_TOKEN_SECRET is not set"):
+        refuse_unsafe_secrets(settings)
+
+
+REAL = "r" * 32
+UNSAFE = {
+    "published token secret": (
+        {"token_secret": DEV_TOKEN_SECRET, "internal_secret": REAL},
+        "FAILWHALE_TOKEN_SECRET is a published development value",
+    ),
+    "published internal secret": (
+        {"token_secret": REAL, "internal_secret": DEV_INTERNAL_SECRET},
+        "FAILWHALE_INTERNAL_SECRET is a published development value",
+    ),
+    "short token secret": (
+        {"token_secret": "r" * 31, "internal_secret": REAL},
+        "FAILWHALE_TOKEN_SECRET is shorter than 32 characters",
+    ),
+    "unset internal secret": (
+        {"token_secret": REAL, "internal_secret": ""},
+        "FAILWHALE_INTERNAL_SECRET is not set",
+    ),
+    "published redis password": (
+        {"token_secret": REAL, "internal_secret": REAL,
+         "redis_url": "redis://:failwhale-dev@redis:6379/0"},
+        "FAILWHALE_REDIS_URL holds a published development password",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("given", "reason"), UNSAFE.values(), ids=UNSAFE.keys())
+def test_unsafe_secrets_are_refused_with_their_reason(given: dict[str, str], reason: str) -> None:
+    with pytest.raises(UnsafeSecrets) as refused:
+        refuse_unsafe_secrets(GatewaySettings(**given))
+    message = str(refused.value)
+    assert reason in message and "\n" not in message
+    for value in given.values():  # the message names the problem, never the secret
+        assert value not in message or value == ""
+
+
+@pytest.mark.parametrize(
+    "given", [v[0] for k, v in UNSAFE.items() if "unset" not in k], ids=lambda g: str(len(g))
+)
+def test_the_development_flag_accepts_published_or_short_secrets(given: dict[str, str]) -> None:
+    refuse_unsafe_secrets(GatewaySettings(**given, dev_secrets=True))
+
+
+def test_the_development_flag_never_accepts_an_unset_secret() -> None:
+    with pytest.raises(UnsafeSecrets, match="FAILWHALE_TOKEN_SECRET is not set"):
+        refuse_unsafe_secrets(GatewaySettings(internal_secret=REAL, dev_secrets=True))
+
+
+def test_real_secrets_and_a_redis_url_without_published_password_pass() -> None:
+    settings = GatewaySettings(
+        token_secret=REAL, internal_secret="s" * 48, redis_url="redis://:x7Yq@redis:6379/0"
+    )
+    refuse_unsafe_secrets(settings)
+
+
+def test_a_service_process_exits_with_one_line_on_unsafe_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAILWHALE_TOKEN_SECRET", DEV_TOKEN_SECRET)
+    monkeypatch.setenv("FAILWHALE_INTERNAL_SECRET", REAL)
+    with pytest.raises(SystemExit) as stopped:
+        settings_from_environment(UsersSettings)
+    assert str(stopped.value.code).startswith("users refuses to start: FAILWHALE_TOKEN_SECRET")
+    monkeypatch.setenv("FAILWHALE_DEV_SECRETS", "1")
+    assert settings_from_environment(UsersSettings).token_secret == DEV_TOKEN_SECRET
 
 
 @pytest.mark.parametrize("settings_class", ALL)
@@ -69,9 +151,14 @@ def test_every_service_accepts_the_whole_environment_of_a_local_stack(
     settings_class: type[ServiceSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     layout = LocalLayout(base_port=30000, redis_port=30009)
-    for name, value in layout.environment(SERVICE_OF[settings_class]).items():
-        monkeypatch.setenv(name, value)
-    assert settings_class().redis_url == layout.redis_url
+    name = SERVICE_OF[settings_class].replace("timeline", "timeline-1")
+    for variable, value in layout.environment(name).items():
+        monkeypatch.setenv(variable, value)
+    settings = settings_class()
+    assert settings.redis_url == layout.redis_url
+    assert settings.token_secret == layout.token_secret
+    assert settings.internal_port == layout.spec(name).internal_port
+    refuse_unsafe_secrets(settings)  # a local stack's secrets are real ones
 
 
 @pytest.mark.parametrize("settings_class", ALL)
