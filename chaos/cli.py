@@ -122,7 +122,7 @@ def _compare(args: argparse.Namespace) -> int:
         try:
             for mode in ("on", "off"):
                 console.print(f"resilience {mode}: preparing the stack")
-                switch_mode(backend, mode, args.workdir)
+                switch_mode(backend, mode)
                 with Live(console=console, refresh_per_second=2, transient=True) as live:
                     run = ChaosRun(
                         scenario, backend, mode, out / mode, lambda p: live.update(_view(p))
@@ -130,7 +130,7 @@ def _compare(args: argparse.Namespace) -> int:
                     results[mode] = run.run()
                 console.print(f"resilience {mode}: {results[mode].summary.verdict}")
         finally:
-            switch_mode(backend, started_in, args.workdir)
+            switch_mode(backend, started_in)
     except (SetupError, ModeError, FaultError) as exc:
         _error(exc)  # FaultError: no stack to compare on (its gateway container is missing)
         return 2

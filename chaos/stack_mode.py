@@ -1,16 +1,43 @@
 """Switching the running stack between resilience on and off, for `failwhale chaos compare`:
-the same services, data and load, with only the layer taken away."""
+the same services, ports, secrets and data, with only the layer taken away.
+
+The switch goes through the backend object the runs use. A local stack is restarted by the
+backend itself, so the process ids it signals afterwards are those of the restarted processes
+(a second view of the stack would leave the backend signalling the pids of the stack before the
+switch). A compose project is brought up again with the variables its containers were created
+with, read back from them, so its published ports, compose files and secrets stay as they were.
+"""
 
 import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from chaos.backends.base import Backend
-from failwhale.localstack import LocalStack
+from failwhale.localstack import StackError
 
 REPO = Path(__file__).resolve().parents[1]
+RESILIENCE = "FAILWHALE_RESILIENCE"
+OFFLINE_FILE = "docker-compose.offline.yml"
+CONFIG_FILES = "com.docker.compose.project.config_files"
+# Compose service -> (container port, the variable that publishes it on the host).
+PUBLISHED = {
+    "gateway": ("8000/tcp", "FAILWHALE_GATEWAY_PORT"),
+    "locust-master": ("8089/tcp", "FAILWHALE_LOCUST_PORT"),
+}
+PUBLISH_ADDRESS = "FAILWHALE_PUBLISH_ADDRESS"
+APP_IMAGE = "FAILWHALE_APP_IMAGE"
+# Settings the app containers get from a compose variable of the same name.
+CARRIED = (
+    "FAILWHALE_TOKEN_SECRET",
+    "FAILWHALE_INTERNAL_SECRET",
+    "FAILWHALE_LOG_LEVEL",
+    "FAILWHALE_FAULT_HOOK",
+)
 
 
 class ModeError(RuntimeError):
@@ -25,18 +52,69 @@ def current_mode(backend: Backend) -> str:
     return str(mode)
 
 
-def switch_mode(backend: Backend, mode: str, workdir: Path | None = None) -> None:
-    """Restarts the stack's services with FAILWHALE_RESILIENCE=mode (nothing if already so)."""
-    if current_mode(backend) == mode:
-        return
-    if backend.name == "local":
-        stack = LocalStack(workdir or REPO / ".local", env={"FAILWHALE_RESILIENCE": mode})
-        stack.down()
-        stack.up()
+def switch_mode(backend: Backend, mode: str) -> None:
+    """Restarts the stack's services with FAILWHALE_RESILIENCE=mode (nothing if already so; a
+    stack that does not answer at all is started in that mode)."""
+    try:
+        if current_mode(backend) == mode:
+            return
+    except ModeError:
+        pass
+    from chaos.backends.docker import DockerBackend
+    from chaos.backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        try:
+            backend.restart_stack({RESILIENCE: mode})
+        except StackError as exc:
+            raise ModeError(f"the local stack did not start with resilience {mode}: {exc}") from exc
+    elif isinstance(backend, DockerBackend):
+        _recreate_project(backend, mode)
     else:
-        env = os.environ | {"FAILWHALE_RESILIENCE": mode}
-        done = subprocess.run(["make", "-C", str(REPO), "up"], env=env, check=False)
-        if done.returncode != 0:
-            raise ModeError(f"`make up` with FAILWHALE_RESILIENCE={mode} failed")
+        raise ModeError(f"no way to switch resilience on the {backend.name} backend")
     if current_mode(backend) != mode:
         raise ModeError(f"the stack did not come back with resilience {mode}")
+
+
+def _recreate_project(backend: Any, mode: str) -> None:
+    """`docker/stack.sh up` for the backend's compose project, with its own variables."""
+    found = {name: container.attrs for name, container in backend.containers().items()}
+    env = os.environ | compose_variables(found)
+    env |= {"COMPOSE_PROJECT_NAME": backend.project, RESILIENCE: mode}
+    # Compose's output goes to stderr: stdout is kept for `compare --json`.
+    done = subprocess.run(
+        [str(REPO / "docker" / "stack.sh"), "up"], env=env, stdout=sys.stderr, check=False
+    )
+    if done.returncode != 0:
+        raise ModeError(
+            f"docker/stack.sh up for {backend.project} with {RESILIENCE}={mode} failed "
+            f"(exit {done.returncode})"
+        )
+
+
+def compose_variables(containers: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The compose variables that recreate a running project as it is, from its containers'
+    `docker inspect` attributes (service name -> attrs): the offline compose file or not, the
+    address and host ports it publishes, its app image, and the secrets and settings its app
+    containers run with. Without them a recreate would take the defaults of whatever shell
+    runs it (another port, another secret, a registry probe)."""
+    variables: dict[str, str] = {}
+    for service, (port, variable) in PUBLISHED.items():
+        bindings = (containers.get(service, {}).get("HostConfig") or {}).get("PortBindings") or {}
+        if bindings.get(port):
+            variables[variable] = str(bindings[port][0]["HostPort"])
+            if bindings[port][0].get("HostIp"):
+                variables[PUBLISH_ADDRESS] = str(bindings[port][0]["HostIp"])
+    gateway = containers.get("gateway")
+    if gateway is None:
+        return variables
+    if image := gateway.get("Config", {}).get("Image"):
+        variables[APP_IMAGE] = str(image)
+    files = (gateway.get("Config", {}).get("Labels") or {}).get(CONFIG_FILES, "")
+    variables["OFFLINE"] = "1" if OFFLINE_FILE in files else "0"
+    env = dict(e.split("=", 1) for e in gateway.get("Config", {}).get("Env") or [] if "=" in e)
+    variables |= {name: env[name] for name in CARRIED if name in env}
+    password = urlsplit(env.get("FAILWHALE_REDIS_URL", "")).password
+    if password:
+        variables["FAILWHALE_REDIS_PASSWORD"] = password
+    return variables
