@@ -110,6 +110,18 @@ class LocalBackend:
         """The run is over: its reverted entries are history (the report has them)."""
         self.journal.forget_reverted()
 
+    def restart_stack(self, overrides: dict[str, str]) -> None:
+        """Stop every process and start the whole stack again with `overrides` over the
+        settings it ran with (resilience on or off, for `chaos compare`). Done through this
+        backend's own stack, so the pids it signals afterwards are the new processes', and
+        what it remembered of the old processes is dropped."""
+        with self._lock:
+            running = self._sibling_env("")  # any running service's: one stack, one set
+            self.stack.env = {**self.stack.env, **running, **overrides}
+            self._env.clear()
+            self.stack.down()
+            self.stack.up()
+
     # -- actions shared by the faults and the sweep -----------------------------------------
 
     def record(self, entry: Entry) -> None:
