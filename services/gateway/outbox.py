@@ -68,6 +68,7 @@ class PostIds:
 
 ADD = """
 -- KEYS: stream, pending count ('' when none) ; ARGV: most entries, field, value, ...
+-- A full Redis refuses the XADD (the first write) and then nothing has changed.
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 if KEYS[2] ~= '' then redis.call('INCR', KEYS[2]) end
@@ -78,8 +79,15 @@ SETTLE = """
 -- KEYS: stream, pending count ('' when none), refused stream ('' when delivered)
 -- ARGV: entry id, most refused entries kept, field, value, ... (the entry, when refused)
 -- Only the call that finds the entry still there moves it on and counts it down: a second
--- run (a retry, a restarted drainer) changes nothing.
+-- run (a retry, a restarted drainer) changes nothing. Every check comes before the first
+-- write, and a full Redis refuses only a script's first write, so it runs whole or not at all.
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+if KEYS[2] ~= '' then
+  local count = redis.call('GET', KEYS[2])
+  if count and not tonumber(count) then
+    return redis.error_reply('ERR ' .. KEYS[2] .. ' is not a count: ' .. count)
+  end
+end
 if KEYS[3] ~= '' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
 end
