@@ -15,14 +15,19 @@ from services.gateway.settings import GatewaySettings
 
 @dataclass
 class Backends:
+    """`logins` is users too, reached for log-ins only, with its own bulkhead and breaker."""
+
     users: Downstream
     posts: Downstream
     timeline: ReplicaSet
     dms: Downstream
     trends: Downstream
+    logins: Downstream
 
     def all(self) -> list[Downstream]:
-        return [self.users, self.posts, *self.timeline.replicas, self.dms, self.trends]
+        return [
+            self.users, self.posts, *self.timeline.replicas, self.dms, self.trends, self.logins,
+        ]  # fmt: skip
 
 
 def _replica_name(index: int, url: str) -> str:
@@ -54,4 +59,5 @@ async def open_backends(
             timeline=ReplicaSet("timeline", replicas),
             dms=downstream("dms", settings.dms_url, "dms"),
             trends=downstream("trends", settings.trends_url, "trends"),
+            logins=downstream("users-logins", settings.users_url, "logins"),
         )

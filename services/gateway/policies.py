@@ -33,8 +33,22 @@ TRENDS = EdgePolicy(
     max_concurrent=16,
 )
 
+# Log-ins to users: the core edge, with a bulkhead of their own. A log-in holds its slot for a
+# password hash (tens of milliseconds each, a few at a time in users), so a flood of log-ins
+# would otherwise fill the users bulkhead and turn follows, handle look-ups and sign-ups into
+# `bulkhead-full` 503s; past this limit log-ins alone are refused at once.
+LOGINS = EdgePolicy(
+    connect_timeout_s=CORE.connect_timeout_s,
+    read_timeout_s=CORE.read_timeout_s,
+    deadline_s=CORE.deadline_s,
+    retry=CORE.retry,
+    breaker=CORE.breaker,
+    max_concurrent=16,
+)
+
 POLICIES = {
     "users": CORE,
+    "logins": LOGINS,
     "posts": CORE,
     "dms": CORE,
     "timeline": TIMELINE_REPLICA,

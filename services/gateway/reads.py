@@ -5,7 +5,7 @@
 - a post: the last good answer, if the gateway has one;
 - a user's posts, the home timeline: the last first page served, cut to the page asked for;
 - a conversation: the part of its remembered tail the read asks for (`dm_tails`);
-- trends: an empty list, flagged `trends=unavailable`.
+- trends: `services.gateway.trends`.
 
 Only canonical answers are remembered: a post, a first page (no `before`), a conversation's tail.
 A page further down (a `before` cursor, of which a client can make up as many as it likes) is
@@ -25,7 +25,7 @@ from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
 from services.common.replicas import ReplicaSet
 from services.gateway.degraded import Degradations, degraded_response
-from services.gateway.dm_tails import Tail, merged, tail_of_answer
+from services.gateway.dm_tails import Tail, merged, run_of_answer
 from services.gateway.follows import FollowLists
 from services.gateway.memory_cache import LastGood
 from services.gateway.relay import relay
@@ -103,10 +103,12 @@ class LastGoodReads:
         return degraded_response(first_page_cut(remembered, limit), [reason])
 
     async def conversation(
-        self, key: tuple[Any, ...], after_seq: int, limit: int, call: Call
+        self, reader_id: int, peer_id: int, after_seq: int, limit: int, call: Call
     ) -> Response:
         """A DM read: every healthy answer adds to the conversation's tail; while dms is away
-        the part of the tail this read asks for is served, flagged `dms=stale-cache`."""
+        the part of the tail this read asks for is served, flagged `dms=stale-cache`. Both
+        participants read the same messages, so they share the tail (and only they reach it)."""
+        key = ("dms", min(reader_id, peer_id), max(reader_id, peer_id))
         try:
             answer = await call()
         except DependencyUnavailable:
@@ -117,7 +119,7 @@ class LastGoodReads:
             reason = self.degradations.served("dms", "stale-cache")
             return degraded_response({"items": items}, [reason])
         if self.resilient:
-            new = tail_of_answer(after_seq, answer.content)
+            new = run_of_answer(after_seq, answer.content)
             if new is not None:
                 kept = self.answers.get(key)
                 self.answers.put(key, merged(kept if isinstance(kept, Tail) else None, new))
@@ -182,14 +184,3 @@ class TimelineReader:
         )
         body: dict[str, Any] = answer.json()
         return body, reasons
-
-
-async def trends_or_nothing(
-    trends: Downstream, degradations: Degradations, resilient: bool
-) -> Response:
-    try:
-        return relay(await trends.request("GET", "/internal/trends"))
-    except DependencyUnavailable:
-        if not resilient:
-            raise
-    return degraded_response({"items": []}, [degradations.served("trends", "unavailable")])

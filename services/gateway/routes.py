@@ -23,7 +23,6 @@ from services.common.wire import (
 )
 from services.gateway.deps import BackendsDep, Directory, GatewayDep, IdempotencyKey
 from services.gateway.directory import HandleDirectory
-from services.gateway.reads import trends_or_nothing
 from services.gateway.relay import relay
 from services.gateway.wiring import Gateway
 
@@ -95,7 +94,7 @@ async def register(body: Credentials, backends: BackendsDep) -> Response:
 )
 async def log_in(body: Credentials, backends: BackendsDep) -> Response:
     return relay(
-        await backends.users.request(
+        await backends.logins.request(
             "POST", "/internal/sessions", json=body.model_dump(), idempotent=True, slow_ok=True
         )
     )
@@ -219,7 +218,7 @@ async def read_dms(
     peer = await directory.id_of(handle)
     dms = gateway.backends.dms
     return await gateway.reads.conversation(
-        ("dms", user.id, peer), after_seq, limit,
+        user.id, peer, after_seq, limit,
         lambda: dms.request(
             "GET", f"/internal/conversations/{peer}/messages", user_token=token,
             params={"after_seq": after_seq, "limit": limit},
@@ -229,4 +228,4 @@ async def read_dms(
 
 @router.get("/trends", response_model=Trends, tags=["trends"], responses=PROBLEMS)
 async def trends(gateway: GatewayDep) -> Response:
-    return await trends_or_nothing(gateway.backends.trends, gateway.degradations, gateway.resilient)
+    return await gateway.trends.read()

@@ -16,6 +16,7 @@ from services.gateway.idempotency import GatewayKeys
 from services.gateway.outbox import Outbox, PostIds
 from services.gateway.reads import LastGoodReads, TimelineReader
 from services.gateway.settings import GatewaySettings
+from services.gateway.trends import TrendsReader
 from services.gateway.writes import DmWriter, PostWriter, pending_key_of
 
 
@@ -26,6 +27,7 @@ class Gateway:
     degradations: Degradations
     reads: LastGoodReads
     timeline: TimelineReader
+    trends: TrendsReader
     posts: PostWriter
     dms: DmWriter
     outboxes: list[Outbox]
@@ -55,6 +57,7 @@ async def run_gateway(
             degradations,
             settings.follow_lists_bytes,
         ),
+        trends=TrendsReader(backends.trends, degradations, resilient),
         posts=PostWriter(
             backends.posts,
             post_outbox,
@@ -78,6 +81,7 @@ async def run_gateway(
         yield gateway
     finally:
         await gateway.timeline.follows.close()
+        await gateway.trends.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -12,6 +12,7 @@ from services.common.service_app import build_service_app
 from services.common.settings import settings_from_environment
 from services.common.stream_consumer import ConsumerConfig, StreamConsumer
 from services.common.wire import POST_EVENTS_STREAM
+from services.trends.board import TrendBoard
 from services.trends.routes import router
 from services.trends.settings import TrendsSettings
 from services.trends.store import TrendCounts, hashtags
@@ -25,6 +26,7 @@ def create_app(settings: TrendsSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         counts = TrendCounts(app.state.redis)
+        app.state.board = TrendBoard(counts, settings.window_minutes, settings.top)
 
         async def count_post(_: str, fields: dict[str, str]) -> None:
             post = orjson.loads(fields["post"])
@@ -36,6 +38,7 @@ def create_app(settings: TrendsSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.board.close()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

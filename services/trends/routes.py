@@ -3,15 +3,14 @@
 from fastapi import APIRouter, Request
 
 from services.common.auth import InternalCaller
-from services.common.redis_store import RedisDep
 from services.common.wire import Trend, Trends
-from services.trends.store import TrendCounts
+from services.trends.board import TrendBoard
 
 router = APIRouter(prefix="/internal", tags=["trends"])
 
 
 @router.get("/trends")
-async def trends(request: Request, redis: RedisDep, _: InternalCaller) -> Trends:
-    settings = request.app.state.settings
-    ranked = await TrendCounts(redis).top(settings.window_minutes, settings.top)
+async def trends(request: Request, _: InternalCaller) -> Trends:
+    board: TrendBoard = request.app.state.board
+    ranked = await board.ranking()
     return Trends(items=[Trend(tag=tag, count=count) for tag, count in ranked])

@@ -127,6 +127,9 @@ async def gateway(
             ),
             dms=downstream("dms", "dms"),
             trends=downstream("trends", "trends"),
+            logins=Downstream(
+                "users-logins", "http://users", http, credential, metrics, POLICIES["logins"]
+            ),
         )
         async with run_gateway(settings, backends, app.state.redis, metrics) as gateway:
             app.state.backends = backends

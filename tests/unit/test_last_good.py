@@ -6,8 +6,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.common.auth import TokenKeys
-from services.gateway.dm_tails import TAIL_MESSAGES, Tail, merged, tail_of_answer
+from services.common.auth import TokenKeys, User, issue_user_token
+from services.gateway.dm_tails import TAIL_MESSAGES, Run, Tail, merged, run_of_answer
 from services.gateway.memory_cache import ENTRY_OVERHEAD_BYTES, LastGood
 from services.gateway.settings import GatewaySettings
 from tests.unit import test_gateway
@@ -150,29 +150,61 @@ async def test_a_read_before_the_kept_tail_gets_no_made_up_answer(
     assert (await gateway.get("/v1/dms/bob?after_seq=5", headers=alice)).status_code == 503
 
 
-def tail(start: int, end: int) -> Tail:
+async def test_the_two_participants_share_the_tail(
+    gateway: httpx.AsyncClient, services: FakeServices, alice: dict[str, str], keys: TokenKeys
+) -> None:
+    services.answers["users"] = lambda r: httpx.Response(
+        200, json={"id": 1, "handle": "alice"} if r.url.path.endswith("/alice") else {"id": 2}
+    )
+    bob = {"Authorization": "Bearer " + issue_user_token(keys, User(2, "bob"))}
+    services.answers["dms"] = Conversation(4)
+    assert (await gateway.get("/v1/dms/alice?after_seq=0", headers=bob)).status_code == 200
+    services.answers["dms"] = DOWN
+    read = await gateway.get("/v1/dms/bob?after_seq=2", headers=alice)
+    assert read.status_code == 200 and read.headers["x-degraded"] == "dms=stale-cache"
+    assert [m["seq"] for m in read.json()["items"]] == [3, 4]
+    carol = {"Authorization": "Bearer " + issue_user_token(keys, User(3, "carol"))}
+    assert (await gateway.get("/v1/dms/alice?after_seq=2", headers=carol)).status_code == 503
+
+
+def run(start: int, end: int) -> Run:
     content = httpx.Response(200, json={"items": [message(s) for s in range(start + 1, end + 1)]})
-    made = tail_of_answer(start, content.content)
+    made = run_of_answer(start, content.content)
     assert made is not None
     return made
 
 
-def test_tails_that_touch_or_overlap_merge_into_one_run() -> None:
-    assert (merged(tail(0, 5), tail(5, 8)).start, merged(tail(0, 5), tail(5, 8)).end) == (0, 8)
-    assert (merged(tail(3, 8), tail(0, 4)).start, merged(tail(3, 8), tail(0, 4)).end) == (0, 8)
-    apart = merged(tail(0, 3), tail(10, 12))
-    assert (apart.start, apart.end) == (10, 12)  # the newer run; no gap is ever bridged
-    assert merged(tail(10, 12), tail(0, 3)) == tail(10, 12)
-    assert merged(tail(0, 5), tail(9, 9)) == tail(0, 5)  # an empty answer adds nothing
+def spans(tail: Tail) -> list[tuple[int, int]]:
+    return [(r.start, r.end) for r in tail.runs]
+
+
+def test_runs_that_touch_or_overlap_merge_into_one() -> None:
+    assert spans(merged(Tail((run(0, 5),)), run(5, 8))) == [(0, 8)]
+    assert spans(merged(Tail((run(3, 8),)), run(0, 4))) == [(0, 8)]
+    assert spans(merged(Tail((run(0, 8),)), run(2, 4))) == [(0, 8)]
+    assert spans(merged(Tail((run(0, 5), run(9, 12))), run(5, 9))) == [(0, 12)]
+
+
+def test_runs_apart_stay_apart_and_no_gap_is_bridged() -> None:
+    tail = merged(Tail((run(0, 3),)), run(10, 12))
+    assert spans(tail) == [(0, 3), (10, 12)]
+    assert [m["seq"] for m in tail.after(1, 50) or []] == [2, 3]  # stops where the run does
+    assert [m["seq"] for m in tail.after(10, 50) or []] == [11, 12]
+    assert tail.after(5, 50) is None  # 4..10 exist, the gateway holds none of them
+    assert tail.after(12, 50) == [] and tail.after(40, 50) == []  # nothing newer held
+    assert spans(merged(Tail((run(0, 5),)), run(9, 9))) == [(0, 5)]  # an empty answer adds nothing
+    assert spans(merged(None, run(0, 0))) == [(0, 0)]  # an empty conversation is known empty
 
 
 def test_a_tail_keeps_only_its_newest_messages() -> None:
-    long = merged(tail(0, TAIL_MESSAGES), tail(TAIL_MESSAGES, TAIL_MESSAGES + 50))
-    assert (long.start, long.end) == (50, TAIL_MESSAGES + 50)
+    long = merged(Tail((run(0, TAIL_MESSAGES),)), run(TAIL_MESSAGES, TAIL_MESSAGES + 50))
+    assert spans(long) == [(50, TAIL_MESSAGES + 50)]
     assert long.after(49, 10) is None
     assert [m["seq"] for m in long.after(50, 2) or []] == [51, 52]
+    apart = merged(Tail((run(0, 60),)), run(100, 100 + TAIL_MESSAGES - 10))
+    assert spans(apart) == [(50, 60), (100, 100 + TAIL_MESSAGES - 10)]
 
 
 def test_an_answer_with_a_gap_is_not_kept() -> None:
     gapped = httpx.Response(200, json={"items": [message(1), message(3)]})
-    assert tail_of_answer(0, gapped.content) is None
+    assert run_of_answer(0, gapped.content) is None
