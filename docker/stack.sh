@@ -103,9 +103,13 @@ build() {
     log "building ${FAILWHALE_APP_IMAGE:-failwhale/app:latest}"
     "${COMPOSE[@]}" build --quiet gateway
     log "building the network-fault helper $HELPER_IMAGE"
-    docker build --quiet --tag "$HELPER_IMAGE" \
+    local out
+    if ! out=$(docker build --quiet --tag "$HELPER_IMAGE" \
         --build-arg BASE_IMAGE="${FAILWHALE_BASE_IMAGE:-python:3.11-slim-bookworm}" \
-        - <docker/chaos-helper.Dockerfile >/dev/null
+        - <docker/chaos-helper.Dockerfile 2>&1); then
+        printf '%s\n' "$out" >&2
+        exit 1
+    fi
 }
 
 # One line per container: "<service> <state> <health or ->".
