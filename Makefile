@@ -155,7 +155,7 @@ test-integration: venv-dev ## real redis-server and uvicorn processes
 
 # The user journeys run first, on a stack no fault has touched; the chaos tests after them.
 test-e2e: images venv-dev ## the compose stack, under its own project name and port
-	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_ports.py tests/e2e/test_locust.py tests/e2e/chaos -m e2e)
+	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_front_door.py tests/e2e/test_locust.py tests/e2e/chaos -m e2e)
 
 QUICK ?=
 reliability: images venv-dev ## the reliability and security suite, each check with its figure (QUICK=1: the CI form)
