@@ -1,5 +1,6 @@
 """A user's journey through the public API of the running stack: accounts, follows, posts reaching
-a follower's home timeline, and direct messages both ways in sequence order."""
+a follower's home timeline, and direct messages both ways in sequence order; and what the
+published port refuses (tokens signed with the published development secrets, internal paths)."""
 
 import secrets
 import time
@@ -9,6 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from services.common.auth import TokenKeys, User, issue_user_token
+from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -111,3 +115,28 @@ def test_direct_messages_both_ways_share_one_conversation_in_seq_order(
     later = client.get(f"/v1/dms/{alice.handle}", params={"after_seq": 1}, headers=bob.auth)
     assert later.status_code == 200, later.text
     assert [m["seq"] for m in later.json()["items"]] == [2, 3]
+
+
+def test_a_token_signed_with_the_published_development_secret_is_refused(
+    client: httpx.Client, register: Callable[[str], Account]
+) -> None:
+    alice = register("alice")
+    forged = issue_user_token(
+        TokenKeys(DEV_TOKEN_SECRET, DEV_INTERNAL_SECRET), User(int(alice.id), alice.handle)
+    )
+    refused = client.get("/v1/timeline", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert client.get("/v1/timeline", headers=alice.auth).status_code == 200
+
+
+def test_the_published_port_serves_no_internal_path(client: httpx.Client) -> None:
+    tried = [
+        ("GET", "/internal/faults"),
+        ("PUT", "/internal/faults"),
+        ("DELETE", "/internal/faults"),
+        ("GET", "/internal/timeline"),
+    ]
+    for method, path in tried:
+        answer = client.request(method, path, json={"error_rate": 1, "duration_s": 5})
+        assert answer.status_code == 404, f"{method} {path}: {answer.status_code} {answer.text}"
