@@ -54,6 +54,11 @@ try:
     status, data = answer.status, answer.read()
 except urllib.error.HTTPError as exc:
     status, data = exc.code, exc.read()
+except urllib.error.URLError as exc:
+    if not isinstance(exc.reason, ConnectionRefusedError):
+        raise
+    # Nothing listens on the internal port of a running service: its hook is off.
+    status, data = 404, b'{"detail": "no internal listener: the fault hook is off"}'
 print(status)
 print(data.decode())
 """

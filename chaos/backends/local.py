@@ -239,13 +239,18 @@ class LocalBackend:
         self.hooks.add(service, fid, part)
 
     def _hook_refusal(self, service: str) -> str | None:
+        off = f"the fault hook is off on {service}: run it with FAILWHALE_FAULT_HOOK=on"
         try:
             status, _ = self.call(service, "GET", None)
         except HookError:
-            return None  # not up yet: the runner checks before it starts the stack
-        if status == 404:
-            return f"the fault hook is off on {service}: run it with FAILWHALE_FAULT_HOOK=on"
-        return None
+            # No internal listener: the hook is off if the service itself answers, else the
+            # service is not up yet (the runner checks before it starts the stack).
+            try:
+                up = httpx.get(self.layout.url(service) + "/healthz", timeout=2).is_success
+            except httpx.HTTPError:
+                up = False
+            return off if up else None
+        return off if status == 404 else None
 
     def _sibling_env(self, service: str) -> dict[str, str]:
         """Without the service's own environment (a sweep in another process), the settings of
