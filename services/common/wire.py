@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.limits import DmText, Handle, Password, PostText
 
@@ -33,6 +33,22 @@ class Credentials(BaseModel):
     password: Password
 
 
+# A log-in checks the password it is given against the stored hash and nothing else: one too
+# short or too long for a sign-up is a wrong password (401) like any other, not a 422 that says
+# how passwords are made. The bound only keeps absurd bodies away from the hash.
+LOGIN_PASSWORD_MAX = 1024
+DEVICE_MAX = 256
+
+
+class LogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    handle: Handle
+    password: str = Field(max_length=LOGIN_PASSWORD_MAX)
+    # What an earlier log-in or sign-up answered on this device: its guesses are counted apart
+    # from everyone else's, so strangers guessing wrong cannot lock it out.
+    device: str | None = Field(default=None, max_length=DEVICE_MAX)
+
+
 class Account(BaseModel):
     id: int
     handle: str
@@ -40,10 +56,13 @@ class Account(BaseModel):
 
 class NewAccount(Account):
     token: str
+    device: str | None = None
 
 
 class Session(BaseModel):
     token: str
+    # Keep it and send it with the next log-in from this device.
+    device: str | None = None
 
 
 class NewPost(BaseModel):

@@ -12,6 +12,7 @@ from services.common.paging import BeforeQuery, LimitQuery
 from services.common.wire import (
     Conversation,
     Credentials,
+    LogIn,
     Message,
     NewAccount,
     NewMessage,
@@ -92,7 +93,7 @@ async def register(body: Credentials, backends: BackendsDep) -> Response:
 @router.post(
     "/sessions", response_model=Session, tags=["accounts"], responses={**LOCKED_OUT, **PROBLEMS}
 )
-async def log_in(body: Credentials, backends: BackendsDep) -> Response:
+async def log_in(body: LogIn, backends: BackendsDep) -> Response:
     return relay(
         await backends.logins.request(
             "POST", "/internal/sessions", json=body.model_dump(), idempotent=True, slow_ok=True

@@ -1,5 +1,12 @@
-"""Internal routes of users; the gateway calls them with a service credential."""
+"""Internal routes of users; the gateway calls them with a service credential.
 
+Log-in attempts are counted per bucket before the password is checked: one bucket for each
+device that logged in to the handle before (it shows the device token it was given), one for
+everyone else. Strangers guessing wrong lock only the strangers' bucket, for a bounded time; the
+member's own devices keep their own count.
+"""
+
+import math
 import time
 from typing import Annotated
 
@@ -8,7 +15,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from services.common.auth import CurrentUser, InternalCaller, User, issue_user_token
 from services.common.errors import NotFound, TooManyRequests, Unauthorized, Unprocessable
 from services.common.redis_store import RedisDep
-from services.common.wire import Account, Credentials, NewAccount, Session
+from services.common.wire import Account, Credentials, LogIn, NewAccount, Session
+from services.users.devices import Devices
 from services.users.models import UserIds
 from services.users.passwords import Passwords
 from services.users.settings import UsersSettings
@@ -31,34 +39,53 @@ async def get_settings(request: Request) -> UsersSettings:
     return settings
 
 
+async def get_devices(request: Request) -> Devices:
+    devices: Devices = request.app.state.devices
+    return devices
+
+
 Store = Annotated[UserStore, Depends(get_store)]
+DevicesDep = Annotated[Devices, Depends(get_devices)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 SettingsDep = Annotated[UsersSettings, Depends(get_settings)]
 
 
 @router.post("/users", status_code=201)
 async def register(
-    body: Credentials, store: Store, passwords: PasswordsDep, request: Request, _: InternalCaller
+    body: Credentials,
+    store: Store,
+    passwords: PasswordsDep,
+    devices: DevicesDep,
+    request: Request,
+    _: InternalCaller,
 ) -> NewAccount:
     password_hash = await passwords.hash(body.password)
     user_id = await store.register(body.handle, password_hash, int(time.time() * 1000))
     token = issue_user_token(request.app.state.token_keys, User(user_id, body.handle))
-    return NewAccount(id=user_id, handle=body.handle, token=token)
+    return NewAccount(
+        id=user_id, handle=body.handle, token=token, device=devices.issue(body.handle)
+    )
 
 
 @router.post("/sessions")
 async def login(
-    body: Credentials,
+    body: LogIn,
     store: Store,
     passwords: PasswordsDep,
+    devices: DevicesDep,
     settings: SettingsDep,
     request: Request,
     _: InternalCaller,
 ) -> Session:
-    if await store.login_failures(body.handle) >= settings.login_failures_before_lockout:
+    device = devices.device_of(body.handle, body.device)
+    bucket = f"users:log_in:{body.handle}:" + (f"device:{device}" if device else "anyone")
+    locked_s = await store.begin_log_in(
+        bucket, settings.login_failures_before_lockout, settings.login_lockout_s
+    )
+    if locked_s > 0:
         raise TooManyRequests(
             "too many failed logins for this handle; try again later",
-            retry_after_s=settings.login_lockout_s,
+            retry_after_s=math.ceil(locked_s),
         )
     try:
         user_id = await store.id_of(body.handle)
@@ -66,10 +93,12 @@ async def login(
     except NotFound:
         user_id, stored_hash = 0, None
     if not await passwords.verify(stored_hash, body.password):
-        await store.count_login_failure(body.handle, settings.login_lockout_s)
         raise Unauthorized("wrong handle or password")
-    await store.clear_login_failures(body.handle)
-    return Session(token=issue_user_token(request.app.state.token_keys, User(user_id, body.handle)))
+    await store.log_in_succeeded(bucket)
+    return Session(
+        token=issue_user_token(request.app.state.token_keys, User(user_id, body.handle)),
+        device=devices.issue(body.handle, device),
+    )
 
 
 @router.get("/users/by-handle/{handle}")

@@ -11,5 +11,8 @@ class UsersSettings(ServiceSettings):
     # accounts registers in seconds; raise for anything but a testbed.
     hash_time_cost: int = 2
     hash_memory_kib: int = 19 * 1024
+    # Log-in attempts per bucket (one per known device of a handle, one for everyone else)
+    # within a window of `login_lockout_s`; one more locks that bucket for `login_lockout_s`.
     login_failures_before_lockout: int = 10
-    login_lockout_s: int = 60
+    login_lockout_s: float = 60.0
+    device_ttl_s: int = 90 * 24 * 3600

@@ -29,6 +29,22 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 """
 
+LOG_IN_ATTEMPT = """
+-- KEYS: the bucket's attempts, the bucket's lock ; ARGV: attempts allowed, window ms, lockout ms
+-- Counted before the password is checked, so guesses sent together cannot all be checked.
+-- A lock lasts its time and no longer: attempts refused meanwhile neither count nor extend it.
+local locked = redis.call('PTTL', KEYS[2])
+if locked > 0 then return locked end
+local attempts = redis.call('INCR', KEYS[1])
+if attempts == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if attempts > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+  return tonumber(ARGV[3])
+end
+return 0
+"""
+
 
 class UserStore:
     def __init__(self, redis: "aioredis.Redis") -> None:
@@ -36,6 +52,7 @@ class UserStore:
         self._register = redis.register_script(REGISTER)
         self._follow = redis.register_script(FOLLOW)
         self._unfollow = redis.register_script(UNFOLLOW)
+        self._attempt = redis.register_script(LOG_IN_ATTEMPT)
 
     async def register(self, handle: str, password_hash: str, created_ms: int) -> int:
         user_id = int(
@@ -80,19 +97,17 @@ class UserStore:
     async def following(self, user_id: int) -> list[int]:
         return sorted(int(i) for i in await self.redis.smembers(f"users:{user_id}:following"))
 
-    async def login_failures(self, handle: str) -> int:
-        return int(await self.redis.get(f"users:login_failures:{handle}") or 0)
+    async def begin_log_in(self, bucket: str, allowed: int, window_s: float) -> float:
+        """Count an attempt in its bucket before the password is checked: 0 to go on, else the
+        seconds its bucket stays locked (`allowed` attempts per window, then a lock as long)."""
+        window_ms = max(1, int(window_s * 1000))
+        locked_ms = await self._attempt(
+            keys=[f"{bucket}:attempts", f"{bucket}:lock"], args=[allowed, window_ms, window_ms]
+        )
+        return int(locked_ms) / 1000
 
-    async def count_login_failure(self, handle: str, window_s: int) -> int:
-        key = f"users:login_failures:{handle}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_s)
-            failures, _ = await pipe.execute()
-        return int(failures)
-
-    async def clear_login_failures(self, handle: str) -> None:
-        await self.redis.delete(f"users:login_failures:{handle}")
+    async def log_in_succeeded(self, bucket: str) -> None:
+        await self.redis.delete(f"{bucket}:attempts")
 
     async def _require(self, user_id: int) -> None:
         if not await self.redis.exists(f"users:{user_id}"):

@@ -1,13 +1,17 @@
 """Accounts through the gateway: sign-up, log-in, wrong passwords and their lockout."""
 
+import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from failwhale.layout import LocalLayout
 from services.common.auth import TokenKeys, User, verify_user_token
 from services.users.settings import UsersSettings
+from services.users.store import UserStore
 from tests.integration.chirp import PASSWORD, new_handle, sign_up
 from tests.unit.problems import assert_problem
 
@@ -22,7 +26,7 @@ def test_sign_up_answers_201_with_id_handle_and_a_working_token(
     assert answer.status_code == 201
     assert answer.headers["content-type"] == "application/json"
     body = answer.json()
-    assert set(body) == {"id", "handle", "token"}
+    assert set(body) == {"id", "handle", "token", "device"}
     assert body["handle"] == handle
     assert isinstance(body["id"], int) and body["id"] > 0
     assert verify_user_token(token_keys, body["token"]) == User(body["id"], handle)
@@ -56,7 +60,7 @@ def test_log_in_answers_a_token_for_the_same_member(
     member = sign_up(api)
     answer = api.post("/v1/sessions", json={"handle": member.handle, "password": PASSWORD})
     assert answer.status_code == 200
-    assert set(answer.json()) == {"token"}
+    assert set(answer.json()) == {"token", "device"}
     assert verify_user_token(token_keys, answer.json()["token"]) == User(member.id, member.handle)
 
 
@@ -126,3 +130,66 @@ def test_racing_sign_ups_for_one_handle_create_exactly_one_account(
     assert api.post("/v1/sessions", json=own).status_code == 200
     loser = {"handle": handle, "password": f"password-{(winner + 1) % 8}"}
     assert api.post("/v1/sessions", json=loser).status_code == 401
+
+
+def test_guesses_sent_together_are_counted_before_any_is_checked(
+    api: httpx.Client, layout: LocalLayout
+) -> None:
+    handle = sign_up(api).handle
+    allowed = UsersSettings().login_failures_before_lockout
+
+    def guess(index: int) -> int:
+        with httpx.Client(base_url=layout.gateway_url, timeout=30) as own:
+            body = {"handle": handle, "password": f"guess-{index:04d}"}
+            return own.post("/v1/sessions", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(guess, range(24)))
+    # Only the allowed number of guesses had their hash checked; the rest were refused unchecked.
+    assert sorted(statuses) == [401] * allowed + [429] * (24 - allowed)
+
+
+def test_strangers_guessing_wrong_never_lock_a_member_out_of_a_device_used_before(
+    api: httpx.Client,
+) -> None:
+    member = sign_up(api)
+    right = {"handle": member.handle, "password": PASSWORD}
+    device = api.post("/v1/sessions", json=right).json().get("device")
+    wrong = {"handle": member.handle, "password": "guess-guess"}
+    allowed = UsersSettings().login_failures_before_lockout
+    statuses = [api.post("/v1/sessions", json=wrong).status_code for _ in range(allowed + 2)]
+    assert statuses[-1] == 429
+    # Strangers (no device token) stay locked out; the member's own device logs in at once.
+    assert_problem(api.post("/v1/sessions", json=right), 429, "too-many-requests")
+    with_device = right | ({"device": device} if device else {})
+    answer = api.post("/v1/sessions", json=with_device)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["device"]  # renewed, to send next time
+
+
+def test_a_password_shorter_than_the_sign_up_minimum_is_the_same_401(api: httpx.Client) -> None:
+    member = sign_up(api)
+    short = api.post("/v1/sessions", json={"handle": member.handle, "password": "short"})
+    body = assert_problem(short, 401, "unauthorized")
+    wrong = api.post("/v1/sessions", json={"handle": member.handle, "password": "wrong-but-long"})
+    assert body["detail"] == wrong.json()["detail"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_lockout_ends_on_time_however_many_guesses_arrive_meanwhile(
+    layout: LocalLayout, anyio_backend: str
+) -> None:
+    client = aioredis.Redis.from_url(layout.redis_url, decode_responses=True)
+    store, bucket = UserStore(client), f"users:log_in:{new_handle()}:anyone"
+    try:
+        assert [await store.begin_log_in(bucket, 3, 0.5) for _ in range(3)] == [0, 0, 0]
+        locked_at = time.monotonic()
+        assert 0.4 < await store.begin_log_in(bucket, 3, 0.5) <= 0.5
+        while time.monotonic() - locked_at < 0.4:  # guessing all through the lock
+            assert await store.begin_log_in(bucket, 3, 0.5) > 0
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(max(0.0, locked_at + 0.55 - time.monotonic()))
+        assert await store.begin_log_in(bucket, 3, 0.5) == 0  # the lock did not grow
+    finally:
+        await client.aclose()

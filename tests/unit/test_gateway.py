@@ -233,7 +233,6 @@ async def test_bad_input_is_a_422_problem_and_never_reaches_a_service(
     "body",
     [
         {"handle": "Bad Handle", "password": "long-enough"},
-        {"handle": "alice", "password": "short"},
         {"handle": "alice"},
         {"handle": "alice", "password": "long-enough", "is_admin": True},
     ],
@@ -244,6 +243,17 @@ async def test_bad_credentials_are_a_422_problem_and_never_reach_users(
 ) -> None:
     assert_problem(await gateway.post(path, json=body), 422)
     assert services.calls == []
+
+
+async def test_a_password_too_short_to_sign_up_with_is_refused_at_sign_up_only(
+    gateway: httpx.AsyncClient, services: FakeServices
+) -> None:
+    short = {"handle": "alice", "password": "short"}
+    assert_problem(await gateway.post("/v1/users", json=short), 422)
+    assert services.calls == []
+    # At log-in it is a wrong password like any other: users checks it and answers 401.
+    await gateway.post("/v1/sessions", json=short)
+    assert [(c.method, c.url.path) for c in services.calls] == [("POST", "/internal/sessions")]
 
 
 async def test_body_over_64_kib_is_a_413_problem_and_never_reaches_a_service(

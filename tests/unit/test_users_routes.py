@@ -16,6 +16,7 @@ from services.common.auth import (
 )
 from services.common.errors import Conflict, NotFound
 from services.users.app import create_app
+from services.users.devices import Devices
 from services.users.passwords import Passwords
 from services.users.routes import get_store
 from services.users.settings import UsersSettings
@@ -32,7 +33,8 @@ class MemoryUserStore:
         self.accounts: dict[int, dict[str, str]] = {}
         self.ids: dict[str, int] = {}
         self.edges: set[tuple[int, int]] = set()
-        self.failures: dict[str, int] = {}
+        self.attempts: dict[str, int] = {}
+        self.locked: set[str] = set()
 
     async def register(self, handle: str, password_hash: str, created_ms: int) -> int:
         if handle in self.ids:
@@ -66,15 +68,19 @@ class MemoryUserStore:
     async def following(self, user_id: int) -> list[int]:
         return sorted(b for a, b in self.edges if a == user_id)
 
-    async def login_failures(self, handle: str) -> int:
-        return self.failures.get(handle, 0)
+    async def begin_log_in(self, bucket: str, allowed: int, window_s: float) -> float:
+        """The bucket's lock lasts until a test lifts it (`locked.clear()`)."""
+        if bucket in self.locked:
+            return window_s
+        self.attempts[bucket] = self.attempts.get(bucket, 0) + 1
+        if self.attempts[bucket] > allowed:
+            del self.attempts[bucket]
+            self.locked.add(bucket)
+            return window_s
+        return 0.0
 
-    async def count_login_failure(self, handle: str, window_s: int) -> int:
-        self.failures[handle] = self.failures.get(handle, 0) + 1
-        return self.failures[handle]
-
-    async def clear_login_failures(self, handle: str) -> None:
-        self.failures.pop(handle, None)
+    async def log_in_succeeded(self, bucket: str) -> None:
+        self.attempts.pop(bucket, None)
 
 
 @pytest.fixture
@@ -91,6 +97,7 @@ async def users(keys: TokenKeys, store: MemoryUserStore) -> AsyncIterator[httpx.
     )
     app = create_app(settings)
     app.state.passwords = Passwords(time_cost=1, memory_kib=8)  # fast: this is not about argon2
+    app.state.devices = Devices(keys.user_secret, ttl_s=3600)
     app.dependency_overrides[get_store] = lambda: store
     service = {SERVICE_HEADER: issue_service_token(keys, "gateway")}
     transport = httpx.ASGITransport(app=app)
@@ -159,7 +166,7 @@ async def test_repeated_wrong_passwords_lock_the_handle_out_even_for_the_right_o
         assert (await users.post("/internal/sessions", json=wrong)).status_code == 401
     right = {"handle": "alice", "password": "password-alice"}
     assert_problem(await users.post("/internal/sessions", json=right), 429, "too-many-requests")
-    store.failures.clear()  # the lockout window has passed
+    store.locked.clear()  # the lockout has ended
     assert (await users.post("/internal/sessions", json=right)).status_code == 200
 
 
@@ -168,9 +175,38 @@ async def test_successful_log_in_clears_earlier_failures(
 ) -> None:
     await register(users, "alice")
     await users.post("/internal/sessions", json={"handle": "alice", "password": "wrong-pw"})
-    assert store.failures == {"alice": 1}
+    assert store.attempts == {"users:log_in:alice:anyone": 1}
     await users.post("/internal/sessions", json={"handle": "alice", "password": "password-alice"})
-    assert store.failures == {}
+    assert store.attempts == {}
+
+
+@pytest.mark.parametrize("password", ["", "short", "x" * 129])
+async def test_a_password_no_sign_up_would_take_is_the_same_401_as_a_wrong_one(
+    users: httpx.AsyncClient, password: str
+) -> None:
+    await register(users, "alice")
+    answer = await users.post("/internal/sessions", json={"handle": "alice", "password": password})
+    body = assert_problem(answer, 401, "unauthorized")
+    assert body["detail"] == "wrong handle or password"
+
+
+async def test_a_device_that_logged_in_before_is_not_locked_out_by_strangers_guessing(
+    users: httpx.AsyncClient,
+) -> None:
+    signed_up = await register(users, "alice")
+    right = {"handle": "alice", "password": "password-alice"}
+    first = (await users.post("/internal/sessions", json=right)).json()
+    wrong = {"handle": "alice", "password": "wrong-pw"}
+    for _ in range(LOCKOUT_AFTER + 1):
+        await users.post("/internal/sessions", json=wrong)
+    assert (await users.post("/internal/sessions", json=right)).status_code == 429
+    for device in (first["device"], signed_up["device"]):
+        answer = await users.post("/internal/sessions", json=right | {"device": device})
+        assert answer.status_code == 200
+    # A device token is the handle's own: shown for another handle it counts for nothing.
+    bob = await register(users, "bob")
+    stolen = right | {"device": bob["device"]}
+    assert (await users.post("/internal/sessions", json=stolen)).status_code == 429
 
 
 async def test_follow_and_unfollow_change_both_sides_of_the_graph(
