@@ -27,8 +27,9 @@ from services.common.retry import is_idempotent
 
 # The whole-call deadline is a backstop: each attempt's own timeout fires first.
 DEADLINE_MARGIN_S = 0.05
-# How long a reader waits on the half-open probe its call became before the fallback answers;
-# the probe itself goes on in the background, with the edge's own timeout, and decides the breaker.
+# How long a call that may be repeated (a read, a write with an idempotency key) waits on the
+# half-open probe it became before its fallback answers; the probe itself goes on in the
+# background, with the edge's own timeout, and decides the breaker.
 PROBE_PATIENCE_S = 0.2
 
 
@@ -124,10 +125,13 @@ class Downstream:
     async def _probe_in_background(
         self, call: "_Call", limits: httpx.Timeout, admission: Admission
     ) -> httpx.Response:
-        """A reader whose call is the half-open probe does not pay for a dependency that is still
+        """A caller whose call is the half-open probe does not pay for a dependency that is still
         slow: past `PROBE_PATIENCE_S` it gets the breaker-open answer (and its fallback) while the
         probe runs on, to its own timeout, and closes or reopens the breaker. Only repeatable
-        calls are probed this way: a write's outcome must reach its caller."""
+        calls are probed this way: reads, and writes with an idempotency key, whose fallback
+        (the gateway's outbox) sends the write again under the same key, so that the probe and
+        the delivery are applied once between them. A write without a key waits for its own
+        outcome: nothing could tell its second sending from a new write."""
         probe = asyncio.create_task(self._send(call, limits, admission, guarded=True))
         self._probes.add(probe)
         probe.add_done_callback(_forget_probe(self._probes))

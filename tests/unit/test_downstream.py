@@ -487,11 +487,34 @@ async def test_a_reader_does_not_wait_on_a_slow_probe_which_still_closes_the_bre
     await dms.client.aclose()
 
 
-async def test_a_write_that_is_the_probe_waits_for_its_own_outcome(
+async def test_a_write_without_a_key_that_is_the_probe_waits_for_its_own_outcome(
     keys: TokenKeys, metrics: ServiceMetrics
 ) -> None:
     dms, slow = await _tripped(keys, metrics)
     answer = await dms.request("POST", "/v1/conversations/with/7/messages", json={"text": "hi"})
     assert answer.status_code == 200 and slow.answered == 1
     assert dms.breaker.state == "closed"
+    await dms.client.aclose()
+
+
+async def test_a_keyed_write_that_is_the_probe_gets_the_fallback_while_the_probe_runs_on(
+    keys: TokenKeys, metrics: ServiceMetrics
+) -> None:
+    """Its fallback (the outbox) sends it again under the same key, which the service applies
+    once: tests/integration/test_keyed_probe.py shows it against real services."""
+    dms, slow = await _tripped(keys, metrics)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    with pytest.raises(DependencyUnavailable) as refused:
+        await dms.request(
+            "POST", "/v1/conversations/with/7/messages", json={"text": "hi"},
+            headers={"Idempotency-Key": "k-1"},
+        )  # fmt: skip
+    assert refused.value.reason == "breaker-open"
+    assert loop.time() - asked < 0.45  # the patience, not the dependency's 0.6 s
+    for _ in range(40):
+        if dms.breaker.state == "closed":
+            break
+        await asyncio.sleep(0.05)
+    assert slow.answered == 1 and dms.breaker.state == "closed"
     await dms.client.aclose()
