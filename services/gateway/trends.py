@@ -1,10 +1,11 @@
-"""`GET /v1/trends` through the gateway: one call to trends at a time, its answer shared.
+"""`GET /v1/trends` through the gateway: at most one call to trends at a time.
 
-Trends change by the minute, and every reader asks for the same list: an answer is served to
-every reader for `FRESH_S`, and readers who ask while a call is on wait for that call instead
-of starting their own. A reader who gives up leaves only that one call running (bounded by the
-edge's deadline); its answer serves the next readers. While trends is away (resilience on) the
-answer is an empty list flagged `trends=unavailable`.
+Every reader asks for the same list, so readers who arrive while a call is on wait for that
+call instead of starting their own (trends itself keeps its ranking for a few seconds). A
+reader who gives up leaves only that one call running, bounded by the edge's deadline: however
+many readers come and go while trends is slow, the gateway has one call out, not one each.
+While trends is away (resilience on) the answer is an empty list flagged `trends=unavailable`,
+at once: no answer is served after the call that fetched it has ended.
 """
 
 import asyncio
@@ -16,41 +17,28 @@ from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
 from services.gateway.degraded import Degradations, degraded_response
 
-FRESH_S = 2.0
+Answer = tuple[bytes, str]
 
 
 class TrendsReader:
-    def __init__(
-        self,
-        trends: Downstream,
-        degradations: Degradations,
-        resilient: bool,
-        fresh_s: float = FRESH_S,
-    ) -> None:
+    def __init__(self, trends: Downstream, degradations: Degradations, resilient: bool) -> None:
         self.trends = trends
         self.degradations = degradations
         self.resilient = resilient
-        self.fresh_s = fresh_s
-        self._answer: tuple[bytes, str] | None = None
-        self._answered_at = 0.0
-        self._calling: asyncio.Task[tuple[bytes, str]] | None = None
+        self._calling: asyncio.Task[Answer] | None = None
 
     async def read(self) -> Response:
-        now = asyncio.get_running_loop().time()
-        answer = self._answer if now - self._answered_at < self.fresh_s else None
-        if answer is None:
-            if self._calling is None:
-                self._calling = asyncio.create_task(self._call(now), name="trends-call")
-                self._calling.add_done_callback(_retrieved)
-            try:
-                # shield: a reader who gives up does not cancel what the others wait for
-                answer = await asyncio.shield(self._calling)
-            except DependencyUnavailable:
-                if not self.resilient:
-                    raise
-                reason = self.degradations.served("trends", "unavailable")
-                return degraded_response({"items": []}, [reason])
-        content, media_type = answer
+        if self._calling is None:
+            self._calling = asyncio.create_task(self._call(), name="trends-call")
+            self._calling.add_done_callback(_retrieved)
+        try:
+            # shield: a reader who gives up does not cancel what the others wait for
+            content, media_type = await asyncio.shield(self._calling)
+        except DependencyUnavailable:
+            if not self.resilient:
+                raise
+            reason = self.degradations.served("trends", "unavailable")
+            return degraded_response({"items": []}, [reason])
         return Response(content=content, media_type=media_type)
 
     async def close(self) -> None:
@@ -59,17 +47,15 @@ class TrendsReader:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._calling
 
-    async def _call(self, started: float) -> tuple[bytes, str]:
+    async def _call(self) -> Answer:
         try:
             answer = await self.trends.request("GET", "/internal/trends")
-            kept = (answer.content, answer.headers.get("content-type", "application/json"))
-            self._answer, self._answered_at = kept, started
-            return kept
+            return answer.content, answer.headers.get("content-type", "application/json")
         finally:
             self._calling = None
 
 
-def _retrieved(task: "asyncio.Task[tuple[bytes, str]]") -> None:
+def _retrieved(task: "asyncio.Task[Answer]") -> None:
     # Its readers may all have gone: the outcome is read here so that none is left unretrieved.
     if not task.cancelled():
         task.exception()
