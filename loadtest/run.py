@@ -165,26 +165,26 @@ class LoadRun:
             return
         self.history.close()
         self.board.audit_state = "running"
+        # the run's own tokens: a next run may play other accounts before this audit is done
+        tokens = self._pool.tokens() if self._pool is not None else {}
         if wait:
-            self._audit(self.oracles, self.board)
+            self._audit(self.oracles, self.board, tokens)
         else:
-            self._auditing = gevent.spawn(self._audit, self.oracles, self.board)
+            self._auditing = gevent.spawn(self._audit, self.oracles, self.board, tokens)
 
     def await_audit(self) -> None:
         """Waits for an audit running in the background (quitting must not cut it short)."""
         if self._auditing is not None and not self._auditing.ready():
             self._auditing.join(timeout=2 * self.settings.audit_timeout_s + 15)
 
-    def _audit(self, oracles: Oracles, board: Scoreboard) -> None:
+    def _audit(self, oracles: Oracles, board: Scoreboard, tokens: dict[str, str]) -> None:
         """Reads back what the run wrote and gives it to the run's oracles (a new run may have
-        started meanwhile: this one's oracles and scoreboard are passed in)."""
+        started meanwhile: this one's oracles, scoreboard and tokens are passed in)."""
         plan = oracles.plan()
         try:
             if plan.authors or plan.conversations:
                 timeout = self.settings.audit_timeout_s
-                final = run_audit(
-                    self.environment.host or "", plan, self.pool.tokens(), timeout, timeout
-                )
+                final = run_audit(self.environment.host or "", plan, tokens, timeout, timeout)
             else:
                 final = FinalReads()
             if not final.outbox_drained:
