@@ -45,8 +45,16 @@ def seed_file(gateway_url: str) -> Iterator[tuple[Path, list[str]]]:
     """Four accounts seeded in the stack, their file in the seed directory Locust mounts."""
     SEED_DIR.mkdir(exist_ok=True)
     path = SEED_DIR / f"e2e-seed-{secrets.token_hex(4)}.json"
+    seed = secrets.randbelow(10**6) + 100
     try:
-        run_seed(gateway_url, 4, secrets.randbelow(10**6) + 100, path)
+        for attempt in range(3):  # seeding again is harmless: a known account logs in
+            try:
+                run_seed(gateway_url, 4, seed, path)
+                break
+            except httpx.HTTPStatusError as exc:  # a 503 while a busy machine catches up
+                if exc.response.status_code != 503 or attempt == 2:
+                    raise
+                time.sleep(5)
         handles = [str(a["handle"]) for a in json.loads(path.read_text())["accounts"]]
         yield path, handles
     finally:
