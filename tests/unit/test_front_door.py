@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -216,3 +217,42 @@ def test_a_venv_of_another_python_than_PYTHON_is_rebuilt(checkout: Path) -> None
     assert "Nothing to be done for 'venv'" in make_plan(checkout)
     plan = make_plan(checkout, PYTHON=other)
     assert "pip install" in plan and f"{other} -m venv" in plan
+
+
+@pytest.fixture
+def bare_path(no_docker_path: str) -> str:
+    """The PATH without Docker, and without redis-server, redis-cli and wrk either."""
+    for name in ("redis-server", "redis-cli", "wrk"):
+        (Path(no_docker_path) / name).unlink(missing_ok=True)
+    return no_docker_path
+
+
+def test_missing_packages_are_named_with_the_command_that_installs_them(
+    checkout: Path, bare_path: str
+) -> None:
+    code, output = run(
+        ["docker/prerequisites.sh", "local", "bench"], checkout, PATH=bare_path,
+        FAILWHALE_INSTALL="0",
+    )  # fmt: skip
+    assert code == 2, output
+    assert output.splitlines() == [
+        "[prerequisites] missing: redis-server redis-tools wrk",
+        "[prerequisites] install them with: "
+        "apt-get install -y --no-install-recommends redis-server redis-tools wrk",
+    ]
+
+
+def test_tests_that_need_a_missing_tool_stop_the_session_in_one_line(bare_path: str) -> None:
+    """pytest itself, on an e2e test and an integration test: nothing is skipped silently."""
+    code, output = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-m", "e2e or integration", "tests/e2e/test_front_door.py",
+         "tests/integration/test_accounts.py"],
+        ROOT, PATH=bare_path,
+    )  # fmt: skip
+    assert code != 0, output
+    errors = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1, output
+    assert "redis-server is not installed (apt-get install redis-server redis-tools)" in errors[0]
+    assert "no working Docker engine: Docker is not installed" in errors[0]
+    assert " passed" not in output and " skipped" not in output
