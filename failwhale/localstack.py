@@ -111,11 +111,12 @@ class LocalStack:
             )
         data = self.workdir / "redis"
         data.mkdir(parents=True, exist_ok=True)
+        # The password goes in on stdin (`-` reads a config file there), not in argv, where
+        # `ps` would show it to every user of the machine.
         command = [
-            server,
+            server, "-",
             "--port", str(self.layout.redis_port),
             "--bind", self.layout.host,
-            "--requirepass", self.layout.redis_password,
             "--dir", str(data),
             "--appendonly", "yes",
             "--appendfsync", self.redis_appendfsync,
@@ -124,7 +125,8 @@ class LocalStack:
             "--save", "",
             "--daemonize", "no",
         ]  # fmt: skip
-        self._spawn("redis", command, os.environ.copy())
+        config = f"requirepass {self.layout.redis_password}\n"
+        self._spawn("redis", command, os.environ.copy(), stdin_text=config)
         self._wait(
             "redis",
             lambda: redis.Redis.from_url(self.layout.redis_url, socket_timeout=1).ping(),
@@ -187,13 +189,23 @@ class LocalStack:
                 return spec
         raise StackError(f"no service {name!r}")
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str], stdin_text: str | None = None
+    ) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)  # start_redis may come before up()
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             child = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                command,
+                stdin=subprocess.PIPE if stdin_text is not None else None,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
+        if child.stdin is not None:
+            with child.stdin:
+                child.stdin.write((stdin_text or "").encode())
         self._children[child.pid] = child
         self.processes[name] = RunningProcess(name, child.pid, str(log))
         self._save_state()

@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from failwhale.layout import LocalLayout, free_layout
-from failwhale.localstack import HTTP_PROTOCOL
+from failwhale.localstack import HTTP_PROTOCOL, LocalStack
 from services.common.auth import (
     ISSUER,
     SERVICE_HEADER,
@@ -201,3 +201,12 @@ def test_sigterm_stops_a_service_that_serves_the_hook_on_its_second_listener(
     assert log.count('"msg":"Finished server process') == 2, log
     assert "Application shutdown complete" in log
     assert not listening(spec.port) and not listening(spec.internal_port)
+
+
+def test_no_secret_of_the_local_stack_shows_in_a_command_line(stack: LocalStack) -> None:
+    """`ps` shows every process's arguments to every user of the machine."""
+    layout = stack.layout
+    for name in ["redis"] + [spec.name for spec in layout.services]:
+        argv = Path(f"/proc/{stack.pid(name)}/cmdline").read_bytes().decode()
+        for secret in (layout.redis_password, layout.token_secret, layout.internal_secret):
+            assert secret not in argv, f"a secret in the command line of {name}"
