@@ -79,13 +79,13 @@ engine: ## check the Docker engine; as root on Debian/Ubuntu install and start i
 	@$(ENGINE)
 
 # The engine first: a missing Docker is named before anything is installed.
-images: engine venv ## build the images: the services and the network-fault helper (OFFLINE=1: base image and wheelhouse too)
+images: engine ## build the images: the services and the network-fault helper (OFFLINE=1: base image and wheelhouse too)
 	$(STACK) build
 
 up: engine venv ## build and start the stack; returns once every container is healthy, prints the URLs
 	$(STACK) up
 
-down: engine venv ## stop the stack (keeps the Redis volume)
+down: engine ## stop the stack (keeps the Redis volume)
 	$(STACK) down
 
 clean: engine ## stop the stack, drop its volumes and build/ (the wheelhouse and base rootfs)
