@@ -146,6 +146,10 @@ class Helpers:
             found.remove(force=True)
         except NotFound:
             pass
+        except APIError as exc:
+            # Another revert (the dead-man timer, a sweep) is removing it already: gone soon.
+            if exc.status_code != 409 or "already in progress" not in str(exc):
+                raise
 
     def leftovers(self) -> list[Container]:
         """Every helper of this project, running or not."""
