@@ -1,5 +1,6 @@
 """Builds a Chirp service: the FastAPI app with everything services share wired in once."""
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
@@ -17,6 +18,7 @@ from services.common.metrics import ServiceMetrics, install_metrics
 from services.common.redis_store import connect_redis, install_redis_error_handler
 from services.common.settings import ServiceSettings, refuse_unsafe_secrets
 
+log = logging.getLogger("failwhale.settings")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -38,6 +40,8 @@ def build_service_app(
     @asynccontextmanager
     async def lifespan_with_redis(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
+        if settings.dev_secrets:
+            log.warning("FAILWHALE_DEV_SECRETS is on: published or short secrets are accepted")
         app.state.redis = connect_redis(settings, app.state.metrics)
         try:
             async with (
