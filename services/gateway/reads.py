@@ -25,7 +25,7 @@ from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
 from services.common.replicas import ReplicaSet
 from services.gateway.degraded import Degradations, degraded_response
-from services.gateway.dm_tails import Tail, merged, run_of_answer
+from services.gateway.dm_tails import Run, Tail, merged, run_of_answer
 from services.gateway.follows import FollowLists
 from services.gateway.memory_cache import LastGood
 from services.gateway.relay import relay
@@ -121,9 +121,23 @@ class LastGoodReads:
         if self.resilient:
             new = run_of_answer(after_seq, answer.content)
             if new is not None:
-                kept = self.answers.get(key)
-                self.answers.put(key, merged(kept if isinstance(kept, Tail) else None, new))
+                self._add_to_tail(key, new)
         return relay(answer)
+
+    def message_sent(self, sender_id: int, peer_id: int, answer: Response) -> None:
+        """A DM that dms numbered (201): its conversation's tail gains it, so a conversation
+        written through the gateway has a tail before anyone has read it."""
+        if not self.resilient or answer.status_code != 201:
+            return
+        message = orjson.loads(answer.body)
+        seq = message.get("seq") if isinstance(message, dict) else None
+        if isinstance(seq, int) and seq >= 1:
+            key = ("dms", min(sender_id, peer_id), max(sender_id, peer_id))
+            self._add_to_tail(key, Run(seq - 1, (orjson.dumps(message),)))
+
+    def _add_to_tail(self, key: tuple[Any, ...], new: Run) -> None:
+        kept = self.answers.get(key)
+        self.answers.put(key, merged(kept if isinstance(kept, Tail) else None, new))
 
 
 class TimelineReader:

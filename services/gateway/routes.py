@@ -203,7 +203,9 @@ async def send_dm(
     peer = await directory.id_of(handle)
     if peer == user.id:
         raise Unprocessable("a conversation needs two people")
-    return await gateway.dms.send(user, token, peer, body.text, key)
+    sent = await gateway.dms.send(user, token, peer, body.text, key)
+    gateway.reads.message_sent(user.id, peer, sent)
+    return sent
 
 
 @router.get("/dms/{handle}", response_model=Conversation, tags=["dms"], responses=PROBLEMS)

@@ -167,6 +167,20 @@ async def test_the_two_participants_share_the_tail(
     assert (await gateway.get("/v1/dms/alice?after_seq=2", headers=carol)).status_code == 503
 
 
+async def test_messages_sent_through_the_gateway_start_the_tail(
+    gateway: httpx.AsyncClient, services: FakeServices, alice: dict[str, str]
+) -> None:
+    sent = iter(range(1, 10))
+    services.answers["dms"] = lambda r: httpx.Response(201, json=message(next(sent)))
+    for text in ("one", "two"):
+        answer = await gateway.post("/v1/dms/bob", json={"text": text}, headers=alice)
+        assert answer.status_code == 201
+    services.answers["dms"] = DOWN
+    read = await gateway.get("/v1/dms/bob?after_seq=0", headers=alice)  # never read before
+    assert read.status_code == 200 and read.headers["x-degraded"] == "dms=stale-cache"
+    assert read.json()["items"] == [message(1), message(2)]
+
+
 def run(start: int, end: int) -> Run:
     content = httpx.Response(200, json={"items": [message(s) for s in range(start + 1, end + 1)]})
     made = run_of_answer(start, content.content)
