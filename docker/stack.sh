@@ -188,7 +188,7 @@ print_urls() {
     fi
 }
 
-[[ ${1:-} =~ ^(mode|build|up|wait|down)$ ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
+[[ ${1:-} =~ ^(mode|build|up|wait|down)$ ]] || { sed -n '2,18p' "$0" >&2; exit 2; }
 docker/engine.sh --check
 "${PYTHON:-python3}" -m failwhale.stack_secrets
 # The compose Locust reads seed files of `failwhale seed` from here (read-only, as /seed).
