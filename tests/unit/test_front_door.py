@@ -256,3 +256,18 @@ def test_tests_that_need_a_missing_tool_stop_the_session_in_one_line(bare_path: 
     assert "redis-server is not installed (apt-get install redis-server redis-tools)" in errors[0]
     assert "no working Docker engine: Docker is not installed" in errors[0]
     assert " passed" not in output and " skipped" not in output
+
+
+def test_compose_has_no_usable_default_secret(checkout: Path) -> None:
+    """Without .env and the variables, compose refuses (and says how to get them); with them,
+    the secrets reach Redis and every service."""
+    compose = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    code, output = run([*compose, "config", "-q"], checkout)
+    assert code != 0
+    assert "run make up to generate the stack's secrets" in output
+    env = {"FAILWHALE_TOKEN_SECRET": "t" * 40, "FAILWHALE_INTERNAL_SECRET": "i" * 40,
+           "FAILWHALE_REDIS_PASSWORD": "p" * 40}  # fmt: skip
+    code, output = run([*compose, "config"], checkout, **env)
+    assert code == 0, output
+    assert output.count("t" * 40) == output.count("i" * 40) == 7  # the seven services
+    assert "redis://:" + "p" * 40 + "@redis:6379/0" in output
