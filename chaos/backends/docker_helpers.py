@@ -40,9 +40,7 @@ class Helpers:
         try:
             self.client.images.get(self.image)
         except NotFound:
-            return (
-                f"the helper image {self.image} is missing: build it with `make images`"
-            )
+            return f"the helper image {self.image} is missing: build it with `make images`"
         return None
 
     def agent_command(self, spec: dict[str, Any]) -> list[str]:
