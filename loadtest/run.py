@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from locust import runners
 from locust.env import Environment
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
@@ -219,8 +220,15 @@ class LoadRun:
             log.warning("oracle %s: %s", violation.kind, violation.detail)
 
 
+# Heartbeats (one a second) a worker may miss before the master counts it gone. Locust's 3 is
+# too few for a worker that spawns users and logs them in on a busy machine: the master then
+# stops the run as if the worker had died.
+HEARTBEAT_LIVENESS = 15
+
+
 def install(events: Events) -> None:
     """Wires the load run into Locust's events (called once, by the locustfile)."""
+    runners.HEARTBEAT_LIVENESS = max(runners.HEARTBEAT_LIVENESS, HEARTBEAT_LIVENESS)
     events.init_command_line_parser.add_listener(add_options)
 
     @events.init.add_listener

@@ -42,7 +42,17 @@ def test_locust_in_the_stack_runs_a_clean_load_with_the_resilience_tab(locust_ur
         rows = running["rows"]
         breakers = {row["item"]: row["value"] for row in rows if row["what"] == "breaker"}
         assert breakers == dict.fromkeys(
-            ("users", "posts", "timeline-1", "timeline-2", "dms", "trends", "redis"), "closed"
+            (
+                "users",
+                "users-logins",
+                "posts",
+                "timeline-1",
+                "timeline-2",
+                "dms",
+                "trends",
+                "redis",
+            ),
+            "closed",
         )
         assert running["status"]["resilience"] == "on"
 
