@@ -59,7 +59,9 @@ class Downstream:
         self.resilient = resilient
         self.outcomes = OutcomeWindow()
         self.breaker = AsyncBreaker(name, self.policy.breaker, on_change=metrics.breaker_changed)
-        self.bulkhead = Bulkhead(name, self.policy.max_concurrent)
+        self.bulkhead = Bulkhead(
+            name, self.policy.max_concurrent, self.policy.max_waiting, self.policy.max_wait_s
+        )
         self._probes: set[asyncio.Task[httpx.Response]] = set()
         metrics.breaker_state.labels(metrics.service, name).set(0)
 
@@ -117,7 +119,7 @@ class Downstream:
     async def _attempt(
         self, call: "_Call", limits: httpx.Timeout, guarded: bool, hedge: bool = False
     ) -> httpx.Response:
-        admission = self._admit() if guarded else None
+        admission = await self._admit() if guarded else None
         if admission is not None and admission.probe and hedge:
             return await self._probe_in_background(call, limits, admission)
         return await self._send(call, limits, admission, guarded)
@@ -179,10 +181,11 @@ class Downstream:
             raise refusal
         return response
 
-    def _admit(self) -> Admission:
-        """Take a bulkhead slot and the breaker's permission, or refuse at once."""
+    async def _admit(self) -> Admission:
+        """Take a bulkhead slot (waiting for one where the policy allows) and the breaker's
+        permission, or refuse."""
         try:
-            self.bulkhead.enter()
+            await self.bulkhead.enter()
         except BulkheadFull as exc:
             self.metrics.series(self.metrics.rejections, self.name, "bulkhead").inc()
             raise DependencyUnavailable(

@@ -18,3 +18,6 @@ class EdgePolicy:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     max_concurrent: int = 64
+    # Callers who may wait for a slot when all are taken, and for how long (0: refused at once).
+    max_waiting: int = 0
+    max_wait_s: float = 0.0

@@ -36,7 +36,9 @@ TRENDS = EdgePolicy(
 # Log-ins to users: the core edge, with a bulkhead of their own. A log-in holds its slot for a
 # password hash (tens of milliseconds each, a few at a time in users), so a flood of log-ins
 # would otherwise fill the users bulkhead and turn follows, handle look-ups and sign-ups into
-# `bulkhead-full` 503s; past this limit log-ins alone are refused at once.
+# `bulkhead-full` 503s. Past this limit log-ins wait their turn, up to 64 of them for at most
+# 2 s each (the burst of a load or a class starting together, dozens of devices logging in at
+# once), and only a flood beyond that is refused at once.
 LOGINS = EdgePolicy(
     connect_timeout_s=CORE.connect_timeout_s,
     read_timeout_s=CORE.read_timeout_s,
@@ -44,6 +46,8 @@ LOGINS = EdgePolicy(
     retry=CORE.retry,
     breaker=CORE.breaker,
     max_concurrent=16,
+    max_waiting=64,
+    max_wait_s=2.0,
 )
 
 POLICIES = {
