@@ -4,6 +4,7 @@ hands what it saw to the verdict and the report. Every applied fault is reverted
 on success, on errors and on Ctrl-C."""
 
 import asyncio
+import importlib.util
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -90,6 +91,11 @@ class ChaosRun:
             url = stack_locust_url(str(project))
             if url is not None:
                 return MasterLoad(url, load, self.out)
+        if importlib.util.find_spec("locust") is None:
+            raise SetupError(
+                "this run brings its own Locust, which is not installed: `make chaos ...` installs "
+                "it (or: .venv/bin/pip install -e '.[load]')"
+            )
         accounts = self.out / "accounts.json"
         asyncio.run(seed_stack(self.backend.gateway_url, load.accounts, load.seed, accounts, False))
         return LocustRun(self.backend.gateway_url, load, self.out, accounts)
