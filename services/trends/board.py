@@ -23,7 +23,6 @@ class TrendBoard:
         self.window_minutes = window_minutes
         self.top = top
         self.fresh_s = fresh_s
-        self.computations = 0
         self._ranking: Ranking | None = None
         self._computed_at = 0.0
         self._computing: asyncio.Task[Ranking] | None = None
@@ -46,7 +45,6 @@ class TrendBoard:
 
     async def _compute(self, started: float) -> Ranking:
         try:
-            self.computations += 1
             ranking = await self.counts.top(self.window_minutes, self.top)
             self._ranking, self._computed_at = ranking, started
             return ranking
