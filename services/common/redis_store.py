@@ -55,13 +55,13 @@ class _Guard:
 
     async def run(self, operation: Any) -> Any:
         if self.breaker is None:
-            return await operation()
+            return await _round_trip(operation)
         try:
             admission = self.breaker.admit()
         except BreakerOpen as exc:
             raise RedisSuspended(exc.retry_after_s) from exc
         try:
-            result = await operation()
+            result = await _round_trip(operation)
         except asyncio.CancelledError:
             self.breaker.abandoned(admission)
             raise
@@ -73,6 +73,22 @@ class _Guard:
             raise
         self.breaker.succeeded(admission)
         return result
+
+
+async def _round_trip(operation: Any) -> Any:
+    """One round trip, with a connection the peer closed under it reported as what it is.
+
+    uvloop raises `RuntimeError("unable to perform operation on <TCPTransport closed=True ...>;
+    the handler is closed")` for a write on a transport Redis reset, where asyncio's own loop
+    raises a `ConnectionError`; redis-py drops the connection either way but passes the
+    RuntimeError on, which would be a 500 instead of an outage (a 503, counted by the breaker).
+    """
+    try:
+        return await operation()
+    except RuntimeError as exc:
+        if "handler is closed" not in str(exc) and "closed=True" not in str(exc):
+            raise
+        raise ConnectionError(f"the connection to redis was closed under a command: {exc}") from exc
 
 
 class GuardedPipeline(Pipeline):
