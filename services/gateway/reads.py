@@ -1,4 +1,4 @@
-"""Reads through the gateway, with their fallbacks (DESIGN.md section 4):
+"""Reads through the gateway, with their fallbacks (docs/resilience.md):
 
 - home timeline: the replicas in turn; all down, fan-out on read (the newest posts of the people
   you follow, asked of posts); that failing too, the last page served (stale);

@@ -1,5 +1,6 @@
-"""The public Chirp API (DESIGN.md section 3). Requests are validated here, before any call,
-so bad input never reaches a service; answers are the services' own, relayed unchanged."""
+"""The public Chirp API (README.md, and /docs on the gateway). Requests are validated here,
+before any call, so bad input never reaches a service; answers are the services' own, relayed
+unchanged."""
 
 from typing import Annotated, Any
 
