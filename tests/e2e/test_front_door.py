@@ -91,3 +91,9 @@ def test_the_stacks_locust_plays_seeded_accounts_named_in_its_web_ui(
             again = ui.post("/swarm", data={"user_count": 1, "spawn_rate": 1, "accounts": ""})
             assert again.json()["success"], again.text
             ui.post("/stop").raise_for_status()
+            # Stopped as soon as started: Locust's master may ask the worker to quit (a late
+            # message of the worker's); the worker is restarted and registers again.
+            deadline = time.monotonic() + 90
+            while ui.get("/worker-count").json()["worker_count"] < 1:
+                assert time.monotonic() < deadline, "the stack's Locust worker did not come back"
+                time.sleep(1)
