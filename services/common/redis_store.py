@@ -27,6 +27,7 @@ from redis.exceptions import (
     ResponseError,
     TimeoutError,
 )
+from redis.maint_notifications import MaintNotificationsConfig
 from starlette.responses import Response
 
 from services.common.breaker import AsyncBreaker, BreakerConfig, BreakerOpen
@@ -129,6 +130,12 @@ def connect_redis(settings: ServiceSettings, metrics: ServiceMetrics) -> Guarded
         socket_connect_timeout=timeout,
         decode_responses=True,
         retry=Retry(NoBackoff(), 0),
+        # redis-py checks a pooled connection for a closed peer (a Redis restart) before using
+        # it, but skips that check while maintenance notifications are "auto" (its default):
+        # the first command on each stale connection then failed, and without a client retry
+        # every service's first request after a Redis restart was a 503. The stack runs no
+        # managed Redis that would send those notifications.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
     client = GuardedRedis(connection_pool=pool)
     breaker = None
