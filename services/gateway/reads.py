@@ -38,6 +38,11 @@ def _weight(value: Remembered) -> int:
     return len(value) if isinstance(value, bytes) else value.weight()
 
 
+def _conversation_key(one: int, other: int) -> tuple[str, int, int]:
+    """The one key of a conversation's tail, whichever participant reads or writes."""
+    return ("dms", min(one, other), max(one, other))
+
+
 def first_page_cut(content: bytes, limit: int) -> dict[str, Any]:
     """A remembered first page as the first page of `limit` items: the same newest items, and a
     `next` cursor wherever items are left after them."""
@@ -108,7 +113,7 @@ class LastGoodReads:
         """A DM read: every healthy answer adds to the conversation's tail; while dms is away
         the part of the tail this read asks for is served, flagged `dms=stale-cache`. Both
         participants read the same messages, so they share the tail (and only they reach it)."""
-        key = ("dms", min(reader_id, peer_id), max(reader_id, peer_id))
+        key = _conversation_key(reader_id, peer_id)
         try:
             answer = await call()
         except DependencyUnavailable:
@@ -132,7 +137,7 @@ class LastGoodReads:
         message = orjson.loads(answer.body)
         seq = message.get("seq") if isinstance(message, dict) else None
         if isinstance(seq, int) and seq >= 1:
-            key = ("dms", min(sender_id, peer_id), max(sender_id, peer_id))
+            key = _conversation_key(sender_id, peer_id)
             self._add_to_tail(key, Run(seq - 1, (orjson.dumps(message),)))
 
     def _add_to_tail(self, key: tuple[Any, ...], new: Run) -> None:

@@ -20,7 +20,7 @@ from services.users.devices import Devices
 from services.users.models import UserIds
 from services.users.passwords import Passwords
 from services.users.settings import UsersSettings
-from services.users.store import UserStore
+from services.users.store import UserStore, log_in_bucket
 
 router = APIRouter(prefix="/internal", tags=["users"])
 
@@ -78,7 +78,7 @@ async def login(
     _: InternalCaller,
 ) -> Session:
     device = devices.device_of(body.handle, body.device)
-    bucket = f"users:log_in:{body.handle}:" + (f"device:{device}" if device else "anyone")
+    bucket = log_in_bucket(body.handle, device)
     locked_s = await store.begin_log_in(
         bucket, settings.login_failures_before_lockout, settings.login_lockout_s
     )

@@ -6,6 +6,13 @@ import redis.asyncio as aioredis
 
 from services.common.errors import Conflict, NotFound
 
+
+def log_in_bucket(handle: str, device: str | None) -> str:
+    """The key prefix under which a log-in attempt is counted: the device's own bucket when it
+    showed a valid device token, else the one every other client of the handle shares."""
+    return f"users:log_in:{handle}:" + (f"device:{device}" if device else "anyone")
+
+
 REGISTER = """
 -- KEYS: next_id, by_handle ; ARGV: handle, password_hash, created_ms
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
