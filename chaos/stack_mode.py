@@ -112,7 +112,9 @@ def compose_variables(containers: dict[str, dict[str, Any]]) -> dict[str, str]:
         variables[APP_IMAGE] = str(image)
     files = (gateway.get("Config", {}).get("Labels") or {}).get(CONFIG_FILES, "")
     variables["OFFLINE"] = "1" if OFFLINE_FILE in files else "0"
-    env = dict(e.split("=", 1) for e in gateway.get("Config", {}).get("Env") or [] if "=" in e)
+    from chaos.backends.docker import environment_of
+
+    env = environment_of(gateway)
     variables |= {name: env[name] for name in CARRIED if name in env}
     password = urlsplit(env.get("FAILWHALE_REDIS_URL", "")).password
     if password:

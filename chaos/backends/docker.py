@@ -39,6 +39,13 @@ REDIS_PORT = 6379
 READY_TIMEOUT_S = 60.0
 CALLER = "failwhale-chaos"
 
+
+def environment_of(attrs: dict[str, Any]) -> dict[str, str]:
+    """A container's environment, from its `docker inspect` attributes."""
+    env = (attrs.get("Config") or {}).get("Env") or []
+    return dict(e.split("=", 1) for e in env if "=" in e)
+
+
 # Calls the fault hook from inside the target with the standard library (docker exec): the hook
 # listens on the service's internal listener, on the container's loopback, which neither a
 # published port nor the other containers reach.
@@ -240,8 +247,7 @@ class DockerBackend:
 
     @staticmethod
     def environment(container: Container) -> dict[str, str]:
-        env = container.attrs["Config"].get("Env") or []
-        return dict(e.split("=", 1) for e in env if "=" in e)
+        return environment_of(container.attrs)
 
     def keys(self, container: Container) -> TokenKeys:
         """The secrets the container's service runs with (its environment)."""
