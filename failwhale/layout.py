@@ -8,7 +8,6 @@ random ones of its own. No layout ever runs with a published value.
 """
 
 import random
-import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +26,15 @@ class ServiceSpec:
     internal_port: int
 
 
-def _new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
 @dataclass(frozen=True)
 class LocalLayout:
     """Ports of a local stack: the gateway on `base_port`, the others after it, Redis apart."""
 
     base_port: int = 8080
     redis_port: int = 6390
-    redis_password: str = field(default_factory=_new_secret, repr=False)
-    token_secret: str = field(default_factory=_new_secret, repr=False)
-    internal_secret: str = field(default_factory=_new_secret, repr=False)
+    redis_password: str = field(default_factory=stack_secrets.new_secret, repr=False)
+    token_secret: str = field(default_factory=stack_secrets.new_secret, repr=False)
+    internal_secret: str = field(default_factory=stack_secrets.new_secret, repr=False)
     host: str = "127.0.0.1"
     services: tuple[ServiceSpec, ...] = field(init=False)
 
