@@ -8,13 +8,11 @@ While trends is away (resilience on) the answer is an empty list flagged `trends
 at once: no answer is served after the call that fetched it has ended.
 """
 
-import asyncio
-import contextlib
-
 from starlette.responses import Response
 
 from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
+from services.common.single_flight import SingleFlight
 from services.gateway.degraded import Degradations, degraded_response
 
 Answer = tuple[bytes, str]
@@ -25,15 +23,11 @@ class TrendsReader:
         self.trends = trends
         self.degradations = degradations
         self.resilient = resilient
-        self._calling: asyncio.Task[Answer] | None = None
+        self._call_out: SingleFlight[Answer] = SingleFlight("trends-call")
 
     async def read(self) -> Response:
-        if self._calling is None:
-            self._calling = asyncio.create_task(self._call(), name="trends-call")
-            self._calling.add_done_callback(_retrieved)
         try:
-            # shield: a reader who gives up does not cancel what the others wait for
-            content, media_type = await asyncio.shield(self._calling)
+            content, media_type = await self._call_out.run(self._call)
         except DependencyUnavailable:
             if not self.resilient:
                 raise
@@ -42,20 +36,8 @@ class TrendsReader:
         return Response(content=content, media_type=media_type)
 
     async def close(self) -> None:
-        if self._calling is not None:
-            self._calling.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._calling
+        await self._call_out.close()
 
     async def _call(self) -> Answer:
-        try:
-            answer = await self.trends.request("GET", "/internal/trends")
-            return answer.content, answer.headers.get("content-type", "application/json")
-        finally:
-            self._calling = None
-
-
-def _retrieved(task: "asyncio.Task[Answer]") -> None:
-    # Its readers may all have gone: the outcome is read here so that none is left unretrieved.
-    if not task.cancelled():
-        task.exception()
+        answer = await self.trends.request("GET", "/internal/trends")
+        return answer.content, answer.headers.get("content-type", "application/json")
