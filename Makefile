@@ -94,7 +94,7 @@ clean: engine ## stop the stack, drop its volumes and build/ (the wheelhouse and
 
 up-local: venv ## run the services as local processes with a project-started redis-server
 	@$(PREREQUISITES) local
-	$(PYTHON) -m failwhale.stack_secrets
+	$(PYTHON) -m stack.env_secrets
 	$(BIN)/failwhale up --backend local
 
 down-local: venv ## stop the local processes

@@ -27,7 +27,7 @@ from bench import outage
 from bench.read_path import GATEWAY_PATH, Target, cpu_seconds, gateway_requests
 from bench.seeded import local_stack, seed_readers
 from bench.wrk import run_wrk
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
 SIDES = ("before", "after")

@@ -21,8 +21,8 @@ from pydantic import TypeAdapter
 from chaos.backends import backend_for
 from chaos.backends.base import Backend
 from chaos.scenario import FaultSpec
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
+from stack.layout import free_layout
+from stack.local import LocalStack
 
 FAULTS: list[dict[str, Any]] = [
     {"fault": "kill", "target": "trends"},

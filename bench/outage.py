@@ -24,8 +24,8 @@ import httpx
 
 from bench.open_loop import OpenLoop, Outcome, percentile
 from bench.seeded import local_stack, seed_readers
-from failwhale.localstack import LocalStack
 from services.gateway.policies import POLICIES
+from stack.local import LocalStack
 
 REPLICAS = ("timeline-1", "timeline-2")
 RECOVERED_ERROR_RATE = 0.005

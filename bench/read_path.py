@@ -24,7 +24,7 @@ import httpx
 
 from bench.seeded import Reader, local_stack, seed_readers
 from bench.wrk import WrkRequest, WrkResult, run_wrk
-from failwhale.localstack import HTTP_PROTOCOL, LocalStack
+from stack.local import HTTP_PROTOCOL, LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = 20

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import jwt
 
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
-from failwhale.seed import seed_stack
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from stack.layout import free_layout
+from stack.local import LocalStack
+from stack.seed import seed_stack
 
 FANOUT_TIMEOUT_S = 120.0
 

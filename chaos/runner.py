@@ -24,7 +24,7 @@ from chaos.observer import Observer
 from chaos.report.folder import report_run
 from chaos.report.result import RunResult
 from chaos.scenario import FaultSpec, Scenario
-from failwhale.seed import seed_stack
+from stack.seed import seed_stack
 
 VERIFY_EVERY_S = 0.5
 TICK_S = 0.1

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from chaos.backends.base import Backend
-from failwhale.localstack import StackError
+from stack.local import StackError
 
 REPO = Path(__file__).resolve().parents[1]
 RESILIENCE = "FAILWHALE_RESILIENCE"

@@ -9,7 +9,7 @@
 #   docker/stack.sh down [ARGS]    compose down (ARGS e.g. -v to drop the Redis volume)
 #
 # Every command first checks the engine (docker/engine.sh --check) and the stack's secrets
-# (`python3 -m failwhale.stack_secrets` writes them into .env where missing): compose refuses to
+# (`python3 -m stack.env_secrets` writes them into .env where missing): compose refuses to
 # run without them. OFFLINE=1 builds without any registry (docs/offline-images.md); OFFLINE=0
 # pulls public images; OFFLINE=auto (the default) goes online only when the public base images
 # are already present or the registry answers a pull within FAILWHALE_REGISTRY_ANSWER_TIMEOUT
@@ -190,7 +190,7 @@ print_urls() {
 
 [[ ${1:-} =~ ^(mode|build|up|wait|down)$ ]] || { sed -n '2,18p' "$0" >&2; exit 2; }
 docker/engine.sh --check
-"${PYTHON:-python3}" -m failwhale.stack_secrets
+"${PYTHON:-python3}" -m stack.env_secrets
 # The compose Locust reads seed files of `failwhale seed` from here (read-only, as /seed).
 mkdir -p "$SEED_DIR"
 

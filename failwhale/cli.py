@@ -13,8 +13,8 @@ import httpx
 from rich.console import Console
 
 from chaos.cli import add_commands as add_chaos_commands
-from failwhale.localstack import LocalStack, StackError
-from failwhale.seed import run_seed
+from stack.local import LocalStack, StackError
+from stack.seed import run_seed
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WORKDIR = REPO / ".local"

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class SuiteContext:
         return folder
 
     def local_stack(self, name: str, env: dict[str, str] | None = None) -> LocalStack:
-        from failwhale.layout import free_layout
+        from stack.layout import free_layout
 
         return LocalStack(self.scratch(name), free_layout(), env=env)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 
 GONE_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 60.0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from chaos.backends.base import AppliedFault, Backend, Fault, FaultError, NotApplied
 from chaos.journal import Journal
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 
 BACKENDS = ("docker", "local")
 DEFAULT_WORKDIR = Path(__file__).resolve().parents[2] / ".local"

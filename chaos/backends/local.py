@@ -1,4 +1,4 @@
-"""The local backend: the services as local processes (failwhale.localstack). Kill, stop, pause
+"""The local backend: the services as local processes (stack.local). Kill, stop, pause
 and restart are signals to a service's process group; latency, injected errors and partitions go
 through the services' fault hook; CPU load is busy-loop processes. The network of local
 processes cannot be shaped, so packet loss is refused, and so is any hook fault on Redis."""
@@ -18,9 +18,9 @@ from chaos.backends.base import AppliedFault, Fault, NotApplied, fault_id
 from chaos.backends.hook import HookError, HookPart, HookPlans
 from chaos.journal import Entry, Journal
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
-from failwhale.layout import LocalLayout
-from failwhale.localstack import LocalStack
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from stack.layout import LocalLayout
+from stack.local import LocalStack
 
 READY_TIMEOUT_S = 30.0
 CALLER = "failwhale-chaos"

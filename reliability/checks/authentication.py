@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from failwhale.layout import LocalLayout
 from reliability.check import Check, Outcome, SuiteContext
 from reliability.chirp_client import Member, all_items, conversation, sign_up
 from reliability.forged_tokens import bad_service_credentials, bad_user_headers
 from services.common.auth import SERVICE_HEADER, TokenKeys
+from stack.layout import LocalLayout
 
 FORGED_TEXT = "written with a bad token"
 WRONG_PASSWORD = "not-the-password"

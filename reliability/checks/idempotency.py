@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from failwhale.localstack import LocalStack
 from reliability.check import Check, Outcome, SuiteContext
 from reliability.chirp_client import (
     Member,
@@ -29,6 +28,7 @@ from reliability.idempotent_writes import (
     retry_until_answered,
     write_with_retries,
 )
+from stack.local import LocalStack
 
 RESUMED_WAIT_S = 30.0
 

@@ -12,7 +12,6 @@ import time
 
 import httpx
 
-from failwhale.localstack import LocalStack
 from loadtest.oracles import OracleReport
 from reliability.check import Check, Outcome, SuiteContext
 from reliability.chirp_client import sign_up
@@ -20,6 +19,7 @@ from reliability.outages import Outage, repeated_outages, wait_gateway_ready
 from reliability.redis_relay import AnswerStaller
 from reliability.write_load import Step, WriteLoad, audit, audit_gaps, write_counts
 from services.common.settings import ServiceSettings
+from stack.local import LocalStack
 
 WRITE_PAUSE_S = 0.05
 SETTLE_S = 2.0  # writes after the last restart, so that posts served again are part of the run

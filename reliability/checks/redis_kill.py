@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import redis
 
-from failwhale.localstack import LocalStack
 from reliability.check import Check, Outcome, SuiteContext
 from reliability.chirp_client import sign_up
 from reliability.outages import OutageError, wait_gateway_ready
 from reliability.redis_probe import AckedWrites
 from reliability.write_load import Step, WriteLoad, audit, audit_gaps
+from stack.local import LocalStack
 
 POLICIES = ("always", "everysec")
 WRITE_PAUSE_S = 0.05

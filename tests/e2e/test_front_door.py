@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from failwhale.seed import run_seed
+from stack.seed import run_seed
 from tests.e2e.conftest import PROJECT, ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import redis
 
-from failwhale.layout import LocalLayout, free_layout
-from failwhale.localstack import LocalStack
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from stack.layout import LocalLayout, free_layout
+from stack.local import LocalStack
 
 
 @pytest.fixture(scope="session")

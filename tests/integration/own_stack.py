@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
+from stack.layout import free_layout
+from stack.local import LocalStack
 from tests.integration.chirp import Member, eventually, follow, post, sign_up, timeline_ids
 
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from failwhale.layout import LocalLayout
 from services.common.auth import TokenKeys, User, verify_user_token
 from services.users.settings import UsersSettings
 from services.users.store import UserStore
+from stack.layout import LocalLayout
 from tests.integration.chirp import PASSWORD, new_handle, sign_up
 from tests.unit.problems import assert_problem
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from failwhale.layout import LocalLayout
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from stack.layout import LocalLayout
 from tests.integration.chirp import Member, new_handle, sign_up
 from tests.unit.problems import assert_problem
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from chaos.backends import processes as proc
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
+from stack.layout import free_layout
+from stack.local import LocalStack
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from chaos.backends.base import NotApplied
 from chaos.backends.local import LocalBackend
 from chaos.journal import Journal
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
+from stack.layout import free_layout
+from stack.local import LocalStack
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

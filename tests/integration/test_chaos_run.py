@@ -15,7 +15,7 @@ import pytest
 from chaos.backends import backend_for
 from chaos.runner import ChaosRun
 from chaos.scenario import load_scenario
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 from tests.integration.own_stack import own_stack
 
 pytestmark = pytest.mark.integration

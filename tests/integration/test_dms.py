@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from failwhale.layout import LocalLayout
+from stack.layout import LocalLayout
 from tests.integration.chirp import Member, sign_up
 from tests.unit.problems import assert_problem
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from failwhale.layout import LocalLayout
+from stack.layout import LocalLayout
 from tests.integration.chirp import Member, follow, sign_up
 from tests.unit.problems import assert_problem
 

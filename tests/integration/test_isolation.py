@@ -13,9 +13,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from failwhale.layout import LocalLayout
-from failwhale.localstack import LocalStack
 from services.trends.store import TAGS_PER_MINUTE, TrendCounts
+from stack.layout import LocalLayout
+from stack.local import LocalStack
 from tests.integration.chirp import PASSWORD, eventually, new_handle, sign_up
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,6 @@ import pytest
 import redis
 from starlette.responses import Response
 
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
 from services.common.auth import ServiceCredential, TokenKeys, User, issue_user_token
 from services.common.breaker import BreakerConfig
 from services.common.downstream import PROBE_PATIENCE_S, Downstream, open_http_client
@@ -31,6 +29,8 @@ from services.gateway.idempotency import GatewayKeys
 from services.gateway.outbox import Outbox, PostIds
 from services.gateway.settings import GatewaySettings
 from services.gateway.writes import DmWriter, PostWriter, pending_key, pending_key_of
+from stack.layout import free_layout
+from stack.local import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

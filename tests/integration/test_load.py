@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import redis
 
-from failwhale.layout import LocalLayout
-from failwhale.localstack import LocalStack
 from loadtest.history import read_history
 from loadtest.oracles import check
+from stack.layout import LocalLayout
+from stack.local import LocalStack
 from tests.integration.loadgen import locust, run_headless
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from failwhale.layout import LocalLayout
+from stack.layout import LocalLayout
 from tests.integration.chirp import post, sign_up
 
 pytestmark = pytest.mark.integration

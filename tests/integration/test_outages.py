@@ -11,9 +11,9 @@ import httpx
 import pytest
 import redis
 
-from failwhale.layout import LocalLayout
-from failwhale.localstack import LocalStack
 from services.common.wire import POST_EVENTS_STREAM
+from stack.layout import LocalLayout
+from stack.local import LocalStack
 from tests.integration.chirp import (
     PASSWORD,
     Member,

@@ -13,8 +13,6 @@ import pytest
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from failwhale.layout import LocalLayout, free_layout
-from failwhale.localstack import LocalStack
 from services.common.auth import ServiceCredential, TokenKeys, User
 from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
@@ -26,6 +24,8 @@ from services.gateway.idempotency import GatewayKeys
 from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
 from services.gateway.writes import DmWriter, pending_key
+from stack.layout import LocalLayout, free_layout
+from stack.local import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

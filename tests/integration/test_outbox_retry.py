@@ -12,8 +12,6 @@ import orjson
 import pytest
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
 from services.common.auth import ServiceCredential, TokenKeys, User
 from services.common.downstream import Downstream
 from services.common.errors import Unprocessable
@@ -24,6 +22,8 @@ from services.gateway.idempotency import GatewayKeys
 from services.gateway.outbox import Outbox, PostIds
 from services.gateway.settings import GatewaySettings
 from services.gateway.writes import PostWriter
+from stack.layout import free_layout
+from stack.local import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 import redis
 
-from failwhale.localstack import LocalStack
 from services.common.wire import conversation_id
 from services.gateway.writes import pending_key
+from stack.local import LocalStack
 from tests.integration.chirp import PASSWORD, Member, eventually, new_handle, sign_up
 from tests.integration.own_stack import own_stack
 from tests.unit.problems import assert_problem

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from failwhale.layout import free_layout
-from failwhale.localstack import LocalStack
+from stack.layout import free_layout
+from stack.local import LocalStack
 from tests.integration.chirp import (
     PASSWORD,
     eventually,

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 from tests.integration.chirp import eventually, new_handle
 from tests.integration.own_stack import own_stack
 

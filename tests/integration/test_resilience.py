@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 from tests.integration.chirp import (
     Member,
     eventually,

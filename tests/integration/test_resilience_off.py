@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from failwhale.localstack import LocalStack
+from stack.local import LocalStack
 from tests.integration.chirp import Member
 from tests.integration.own_stack import author_and_reader, own_stack
 

@@ -20,7 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from failwhale.layout import LocalLayout
+from stack.layout import LocalLayout
 from tests.integration.loadgen import ARTIFACTS, web_ui
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -16,8 +16,6 @@ import httpx
 import jwt
 import pytest
 
-from failwhale.layout import LocalLayout, free_layout
-from failwhale.localstack import HTTP_PROTOCOL, LocalStack
 from services.common.auth import (
     ISSUER,
     SERVICE_HEADER,
@@ -28,6 +26,8 @@ from services.common.auth import (
     issue_user_token,
 )
 from services.common.settings import DEV_INTERNAL_SECRET, DEV_TOKEN_SECRET
+from stack.layout import LocalLayout, free_layout
+from stack.local import HTTP_PROTOCOL, LocalStack
 from tests.integration.chirp import Member, sign_up
 from tests.unit.problems import assert_problem
 

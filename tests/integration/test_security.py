@@ -7,7 +7,6 @@ import httpx
 import jwt
 import pytest
 
-from failwhale.layout import LocalLayout
 from services.common.auth import (
     ISSUER,
     SERVICE_HEADER,
@@ -17,6 +16,7 @@ from services.common.auth import (
     issue_service_token,
     issue_user_token,
 )
+from stack.layout import LocalLayout
 from tests.integration.chirp import Member, new_handle, sign_up
 from tests.unit.problems import assert_problem
 

@@ -17,8 +17,8 @@ from chaos.journal import Journal
 from chaos.network import agent
 from chaos.network.plans import latency_plan, loss_plan, partition_plan
 from chaos.scenario import HttpErrors, Kill, Latency, Loss, Partition, Pause, Stop
-from failwhale.layout import LocalLayout
-from failwhale.localstack import LocalStack
+from stack.layout import LocalLayout
+from stack.local import LocalStack
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ FRONT_DOOR = (
     "docker-compose.yml",
     "docker-compose.offline.yml",
     "failwhale/__init__.py",
-    "failwhale/stack_secrets.py",
+    "stack/env_secrets.py",
 )
 NOBODY = "nobody"
 

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from chaos.backends.local import LocalBackend
-from failwhale import stack_secrets
-from failwhale.layout import INTERNAL_OFFSET, LocalLayout, free_layout
-from failwhale.localstack import LocalStack
 from services.common.settings import MIN_SECRET_LENGTH, PUBLISHED_SECRETS
+from stack import env_secrets
+from stack.layout import INTERNAL_OFFSET, LocalLayout, free_layout
+from stack.local import LocalStack
 
 SECRET_FIELDS = ("token_secret", "internal_secret", "redis_password")
 
 
 @pytest.fixture(autouse=True)
 def no_secrets_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in stack_secrets.SECRET_KEYS:
+    for name in env_secrets.SECRET_KEYS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -58,9 +58,9 @@ def test_the_users_stack_takes_the_checkouts_secrets_generated_once(tmp_path: Pa
     first = LocalLayout.of_checkout(env_file)
     again = LocalLayout.of_checkout(env_file, base_port=9000)
     assert secrets_of(first) == secrets_of(again)
-    written = stack_secrets.read(env_file)
-    assert first.token_secret == written[stack_secrets.TOKEN_SECRET]
-    assert first.redis_password == written[stack_secrets.REDIS_PASSWORD]
+    written = env_secrets.read(env_file)
+    assert first.token_secret == written[env_secrets.TOKEN_SECRET]
+    assert first.redis_password == written[env_secrets.REDIS_PASSWORD]
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
 
 

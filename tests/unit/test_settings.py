@@ -4,7 +4,6 @@ the rest, and plain keyword arguments in tests."""
 import pytest
 from pydantic import ValidationError
 
-from failwhale.layout import LocalLayout
 from services.common.settings import (
     DEV_INTERNAL_SECRET,
     DEV_TOKEN_SECRET,
@@ -19,6 +18,7 @@ from services.posts.settings import PostsSettings
 from services.timeline.settings import TimelineSettings
 from services.trends.settings import TrendsSettings
 from services.users.settings import UsersSettings
+from stack.layout import LocalLayout
 
 ALL = [GatewaySettings, UsersSettings, PostsSettings, TimelineSettings, DmsSettings, TrendsSettings]
 SERVICE_OF = {

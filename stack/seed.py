@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from rich.progress import Progress
 
-from failwhale.social_graph import SeedAccount, SocialGraph, build_graph
+from stack.social_graph import SeedAccount, SocialGraph, build_graph
 
 CONCURRENCY = 16
 

@@ -3,7 +3,7 @@
 Each service has its public port and, for the chaos fault hook, an internal one
 (`INTERNAL_OFFSET` above it), both on 127.0.0.1. A layout carries the stack's token, internal
 and Redis secrets: the user's stack (`LocalLayout.of_checkout`) takes those of the checkout's
-`.env` (failwhale.stack_secrets), a layout made any other way (tests, side-by-side stacks) fresh
+`.env` (stack.env_secrets), a layout made any other way (tests, side-by-side stacks) fresh
 random ones of its own. No layout ever runs with a published value.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from failwhale import stack_secrets
+from stack import env_secrets
 
 INTERNAL_OFFSET = 20  # a service's internal listener: its public port plus this
 
@@ -32,9 +32,9 @@ class LocalLayout:
 
     base_port: int = 8080
     redis_port: int = 6390
-    redis_password: str = field(default_factory=stack_secrets.new_secret, repr=False)
-    token_secret: str = field(default_factory=stack_secrets.new_secret, repr=False)
-    internal_secret: str = field(default_factory=stack_secrets.new_secret, repr=False)
+    redis_password: str = field(default_factory=env_secrets.new_secret, repr=False)
+    token_secret: str = field(default_factory=env_secrets.new_secret, repr=False)
+    internal_secret: str = field(default_factory=env_secrets.new_secret, repr=False)
     host: str = "127.0.0.1"
     services: tuple[ServiceSpec, ...] = field(init=False)
 
@@ -60,22 +60,20 @@ class LocalLayout:
         object.__setattr__(self, "services", specs)
 
     @classmethod
-    def of_checkout(
-        cls, env_file: Path = stack_secrets.DEFAULT_FILE, **ports: Any
-    ) -> "LocalLayout":
+    def of_checkout(cls, env_file: Path = env_secrets.DEFAULT_FILE, **ports: Any) -> "LocalLayout":
         """The user's stack: the secrets of the checkout's `.env` (or the environment),
         generated into `.env` on first use."""
-        values = stack_secrets.stack_values(env_file)
+        values = env_secrets.stack_values(env_file)
         return cls(
             **ports,
-            token_secret=values[stack_secrets.TOKEN_SECRET],
-            internal_secret=values[stack_secrets.INTERNAL_SECRET],
-            redis_password=values[stack_secrets.REDIS_PASSWORD],
+            token_secret=values[env_secrets.TOKEN_SECRET],
+            internal_secret=values[env_secrets.INTERNAL_SECRET],
+            redis_password=values[env_secrets.REDIS_PASSWORD],
         )
 
     @classmethod
     def from_state(
-        cls, state: dict[str, Any], env_file: Path = stack_secrets.DEFAULT_FILE
+        cls, state: dict[str, Any], env_file: Path = env_secrets.DEFAULT_FILE
     ) -> "LocalLayout":
         """The layout a stack's state file recorded (`state()`); one recorded without its
         secrets is the user's stack, whose secrets are the checkout's."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from failwhale.layout import LocalLayout, ServiceSpec
+from stack.layout import LocalLayout, ServiceSpec
 
 READY_TIMEOUT_S = 30.0
 # uvicorn's httptools protocol with limits on request heads and slow clients (the same flag as

@@ -5,7 +5,7 @@ No secret ships with the project: the first `make up` or `make up-local` writes 
 later runs keep them (tokens issued earlier stay valid). Values already in the file are never
 replaced; a variable set in the environment wins over the file, as it does for compose.
 
-Standard library only: `python3 -m failwhale.stack_secrets` runs before any virtualenv exists.
+Standard library only: `python3 -m stack.env_secrets` runs before any virtualenv exists.
 """
 
 import argparse
@@ -22,7 +22,7 @@ DEFAULTS = {"COMPOSE_PROJECT_NAME": "failwhale"}
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / ".env"
 
 HEADER = """\
-# Written by `make up` / `make up-local` (failwhale/stack_secrets.py); git-ignored, keep private.
+# Written by `make up` / `make up-local` (stack/env_secrets.py); git-ignored, keep private.
 # Compose reads it for ${...} substitution, the local stack reads it too. Delete it to start over
 # with new secrets (then also drop the Redis volume: `make clean`).
 """
@@ -73,7 +73,7 @@ def stack_values(path: Path = DEFAULT_FILE) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python3 -m failwhale.stack_secrets",
+        prog="python3 -m stack.env_secrets",
         description="Generate the stack's secrets into .env where they are missing.",
     )
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="default: %(default)s")
