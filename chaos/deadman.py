@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from chaos.backends import processes as proc
+from chaos.backends.local import processes as proc
 from chaos.journal import Entry, Journal
 
 if TYPE_CHECKING:
-    from chaos.backends.docker import DockerBackend
-    from chaos.backends.local import LocalBackend
+    from chaos.backends.docker.driver import DockerBackend
+    from chaos.backends.local.driver import LocalBackend
 
 REPO = Path(__file__).resolve().parents[1]
 REVERT_ALLOWANCE_S = 120.0  # a runner's revert may wait that long for a service to be ready
@@ -77,10 +77,10 @@ def overdue(entry: Entry, now: float) -> bool:
 def backend_of(journal: Journal) -> "DockerBackend | LocalBackend":
     origin = journal.origin
     if origin.get("backend") == "docker":
-        from chaos.backends.docker import DockerBackend
+        from chaos.backends.docker.driver import DockerBackend
 
         return DockerBackend(origin["scope"], journal)
-    from chaos.backends.local import LocalBackend
+    from chaos.backends.local.driver import LocalBackend
 
     return LocalBackend.from_workdir(Path(origin["scope"]), journal)
 

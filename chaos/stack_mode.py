@@ -60,8 +60,8 @@ def switch_mode(backend: Backend, mode: str) -> None:
             return
     except ModeError:
         pass
-    from chaos.backends.docker import DockerBackend
-    from chaos.backends.local import LocalBackend
+    from chaos.backends.docker.driver import DockerBackend
+    from chaos.backends.local.driver import LocalBackend
 
     if isinstance(backend, LocalBackend):
         try:
@@ -112,7 +112,7 @@ def compose_variables(containers: dict[str, dict[str, Any]]) -> dict[str, str]:
         variables[APP_IMAGE] = str(image)
     files = (gateway.get("Config", {}).get("Labels") or {}).get(CONFIG_FILES, "")
     variables["OFFLINE"] = "1" if OFFLINE_FILE in files else "0"
-    from chaos.backends.docker import environment_of
+    from chaos.backends.docker.driver import environment_of
 
     env = environment_of(gateway)
     variables |= {name: env[name] for name in CARRIED if name in env}

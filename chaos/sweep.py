@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 from docker.models.containers import Container
 
-from chaos.backends import processes as proc
-from chaos.backends.docker_faults import CPU_ALL, CPU_KILL, ensure_running
-from chaos.backends.docker_helpers import MARKER_PREFIX
+from chaos.backends.docker.faults import CPU_ALL, CPU_KILL, ensure_running
+from chaos.backends.docker.helpers import MARKER_PREFIX
 from chaos.backends.hook import HookError
+from chaos.backends.local import processes as proc
 from services.common.auth import SERVICE_HEADER
 
 if TYPE_CHECKING:
-    from chaos.backends.docker import DockerBackend
-    from chaos.backends.local import LocalBackend
+    from chaos.backends.docker.driver import DockerBackend
+    from chaos.backends.local.driver import LocalBackend
 
 
 def sweep_journal(backend: "DockerBackend | LocalBackend") -> list[str]:

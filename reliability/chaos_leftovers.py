@@ -7,8 +7,8 @@ from typing import Any
 
 from docker.models.containers import Container
 
-from chaos.backends.docker import DockerBackend
-from chaos.backends.docker_helpers import MARKER_PREFIX
+from chaos.backends.docker.driver import DockerBackend
+from chaos.backends.docker.helpers import MARKER_PREFIX
 
 SHAPING_QDISCS = ("netem", "tbf")
 

@@ -34,12 +34,12 @@ def backend_for(
     (default .local). The journal goes to `journal_dir` (default .local/chaos, or the local
     stack's workdir/chaos). Raises FaultError when the backend cannot be used at all."""
     if name == "docker":
-        from chaos.backends.docker import DockerBackend, default_project
+        from chaos.backends.docker.driver import DockerBackend, default_project
 
         scope = project or default_project()
         return DockerBackend(scope, Journal.for_scope("docker", scope, journal_dir))
     if name == "local":
-        from chaos.backends.local import LocalBackend
+        from chaos.backends.local.driver import LocalBackend
 
         journal = None
         if journal_dir is not None:

@@ -16,8 +16,8 @@ from typing import Any
 from docker.client import DockerClient, from_env
 from docker.models.containers import Container
 
-from chaos.backends.docker import DockerBackend
-from chaos.backends.docker_helpers import HELPER_IMAGE
+from chaos.backends.docker.driver import DockerBackend
+from chaos.backends.docker.helpers import HELPER_IMAGE
 from chaos.journal import Journal
 from reliability.chaos_leftovers import count, leftovers
 from reliability.check import Check, Outcome, SuiteContext

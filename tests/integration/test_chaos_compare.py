@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaos.backends import processes as proc
+from chaos.backends.local import processes as proc
 from stack.layout import free_layout
 from stack.local import LocalStack
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaos.backends import processes as proc
 from chaos.backends.base import NotApplied
-from chaos.backends.local import LocalBackend
+from chaos.backends.local import processes as proc
+from chaos.backends.local.driver import LocalBackend
 from chaos.journal import Journal
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
 from stack.layout import free_layout
@@ -227,7 +227,7 @@ def test_the_journal_holds_each_fault_from_before_apply_until_reverted(
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from chaos.backends.local import LocalBackend
+from chaos.backends.local.driver import LocalBackend
 from chaos.journal import Journal
 from chaos.scenario import Cpu, HttpErrors, Pause
 workdir = Path(sys.argv[1])
@@ -272,7 +272,7 @@ def test_sweep_undoes_what_a_killed_runner_left(backend: LocalBackend) -> None:
 DIES_MID_PAUSE = """
 import sys, time
 from pathlib import Path
-from chaos.backends.local import LocalBackend
+from chaos.backends.local.driver import LocalBackend
 from chaos.journal import Journal
 from chaos.scenario import Pause
 workdir = Path(sys.argv[1])

@@ -10,9 +10,9 @@ from docker.errors import NotFound
 
 from chaos.backends import backend_for
 from chaos.backends.base import FaultError
-from chaos.backends.docker import DockerBackend
+from chaos.backends.docker.driver import DockerBackend
 from chaos.backends.hook import HookError, HookPart, HookPlans
-from chaos.backends.local import LocalBackend
+from chaos.backends.local.driver import LocalBackend
 from chaos.journal import Journal
 from chaos.network import agent
 from chaos.network.plans import latency_plan, loss_plan, partition_plan

@@ -6,7 +6,7 @@ import pytest
 import requests
 from docker.errors import APIError, NotFound
 
-from chaos.backends.docker_helpers import Helpers
+from chaos.backends.docker.helpers import Helpers
 
 
 class Refusing:

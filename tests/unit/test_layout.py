@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.backends.local import LocalBackend
+from chaos.backends.local.driver import LocalBackend
 from services.common.settings import MIN_SECRET_LENGTH, PUBLISHED_SECRETS
 from stack import env_secrets
 from stack.layout import INTERNAL_OFFSET, LocalLayout, free_layout

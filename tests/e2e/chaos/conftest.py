@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.backends.docker import DockerBackend
+from chaos.backends.docker.driver import DockerBackend
 from chaos.journal import Journal
 from tests.e2e.conftest import PROJECT
 from tests.integration.chirp import settle_breakers

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chaos.backends.docker import DockerBackend
-from chaos.backends.docker_helpers import MARKER_PREFIX
+from chaos.backends.docker.driver import DockerBackend
+from chaos.backends.docker.helpers import MARKER_PREFIX
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -10,7 +10,7 @@ import docker
 import httpx
 import pytest
 
-from chaos.backends.docker import DockerBackend
+from chaos.backends.docker.driver import DockerBackend
 from chaos.runner import ChaosRun
 from chaos.scenario import load_scenario
 from tests.e2e.conftest import PROJECT

@@ -16,8 +16,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from chaos.backends.docker import DockerBackend
-from chaos.backends.docker_helpers import HELPER_IMAGE, HELPER_LABEL, MARKER_PREFIX, PROJECT_LABEL
+from chaos.backends.docker.driver import DockerBackend
+from chaos.backends.docker.helpers import HELPER_IMAGE, HELPER_LABEL, MARKER_PREFIX, PROJECT_LABEL
 from chaos.journal import Journal
 from chaos.scenario import Kill
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from chaos import deadman
-from chaos.backends import local_faults as faults
-from chaos.backends import processes as proc
 from chaos.backends.base import AppliedFault, Fault, NotApplied, fault_id
 from chaos.backends.hook import HookError, HookPart, HookPlans
+from chaos.backends.local import faults
+from chaos.backends.local import processes as proc
 from chaos.journal import Entry, Journal
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token

@@ -12,13 +12,13 @@ from docker.errors import APIError
 from docker.models.containers import Container
 
 from chaos.backends.base import AppliedFault, NotApplied
-from chaos.backends.docker_helpers import MARKER_PREFIX, HelperError
+from chaos.backends.docker.helpers import MARKER_PREFIX, HelperError
 from chaos.journal import Entry
 from chaos.network.plans import latency_plan, loss_plan, partition_plan
 from chaos.scenario import Latency, Loss, Partition
 
 if TYPE_CHECKING:
-    from chaos.backends.docker import DockerBackend
+    from chaos.backends.docker.driver import DockerBackend
 
 PROBES = 5
 LOSS_PROBES = 10

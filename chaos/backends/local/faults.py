@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from chaos.backends import processes as proc
 from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.hook import HookError, HookPart
+from chaos.backends.local import processes as proc
 from chaos.journal import Entry
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Partition, Pause, Restart, Stop
 
 if TYPE_CHECKING:
-    from chaos.backends.local import LocalBackend
+    from chaos.backends.local.driver import LocalBackend
 
 PROBE_PATH = "/internal/chaos-probe"  # not a route: answered 404 after the hook had its say
 

@@ -12,9 +12,10 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from chaos import deadman
-from chaos.backends import docker_faults, docker_net
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, fault_id
-from chaos.backends.docker_helpers import Helpers
+from chaos.backends.docker import faults as docker_faults
+from chaos.backends.docker import network as docker_net
+from chaos.backends.docker.helpers import Helpers
 from chaos.backends.hook import HookError, HookPlans
 from chaos.journal import Journal
 from chaos.scenario import (

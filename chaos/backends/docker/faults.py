@@ -14,7 +14,7 @@ from chaos.journal import Entry
 from chaos.scenario import Cpu, HttpErrors, Kill, Pause, Restart, Stop
 
 if TYPE_CHECKING:
-    from chaos.backends.docker import DockerBackend
+    from chaos.backends.docker.driver import DockerBackend
 
 STOP_TIMEOUT_S = 10
 CPU_PIDFILE = "/tmp/failwhale-chaos-cpu-{id}.pids"
@@ -231,7 +231,7 @@ def undo(backend: "DockerBackend", undo: dict[str, Any]) -> str:
                 return f"fault hook not cleared: {exc}"
         return f"fault hook cleared on {', '.join(undo['services'])}"
     if action == "net":
-        from chaos.backends.docker_net import undo_network
+        from chaos.backends.docker.network import undo_network
 
         return undo_network(backend, undo)
     container = backend.owned(str(undo.get("container")))
