@@ -11,9 +11,25 @@ from typing import Protocol
 
 from chaos.journal import Journal
 from chaos.observation import FaultWindow
-from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
+from chaos.scenario import (
+    Cpu,
+    Drain,
+    HttpErrors,
+    Kill,
+    Latency,
+    Loss,
+    Partition,
+    Pause,
+    Restart,
+    RollingRestart,
+    Scale,
+    Stop,
+)
 
-Fault = Kill | Stop | Pause | Restart | Latency | Loss | Partition | HttpErrors | Cpu
+Fault = (
+    Kill | Stop | Pause | Restart | Latency | Loss | Partition | HttpErrors | Cpu | Scale
+    | RollingRestart | Drain
+)  # fmt: skip
 
 
 class FaultError(RuntimeError):

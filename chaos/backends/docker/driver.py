@@ -29,6 +29,7 @@ from chaos.scenario import (
     Pause,
     Restart,
     Stop,
+    single_host_refusal,
 )
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from services.common.settings import DEFAULT_INTERNAL_PORT
@@ -159,6 +160,8 @@ class DockerBackend:
         return urls
 
     def check(self, spec: Fault) -> str | None:
+        if reason := single_host_refusal(spec):
+            return reason
         names = [spec.target] + ([spec.peer] if isinstance(spec, Partition) else [])
         present = self.containers()
         for name in names:
@@ -190,8 +193,10 @@ class DockerBackend:
             fault = docker_faults.apply_errors(self, spec, fid)
         elif isinstance(spec, Cpu):
             fault = docker_faults.apply_cpu(self, spec, fid)
-        else:
+        elif isinstance(spec, Latency | Loss | Partition):
             fault = docker_net.apply_network(self, spec, fid)
+        else:
+            return NotApplied(spec, fid, "refused", self.journal, f"no docker {spec.fault} fault")
         if not isinstance(fault, NotApplied):
             deadman.watch(self.journal)
         return fault

@@ -17,7 +17,18 @@ from chaos.backends.hook import HookError, HookPart, HookPlans
 from chaos.backends.local import faults
 from chaos.backends.local import processes as proc
 from chaos.journal import Entry, Journal
-from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
+from chaos.scenario import (
+    Cpu,
+    HttpErrors,
+    Kill,
+    Latency,
+    Loss,
+    Partition,
+    Pause,
+    Restart,
+    Stop,
+    single_host_refusal,
+)
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from stack.layout import LocalLayout
 from stack.local import LocalStack
@@ -68,6 +79,8 @@ class LocalBackend:
     # -- the runner's interface ----------------------------------------------------------------
 
     def check(self, spec: Fault) -> str | None:
+        if reason := single_host_refusal(spec):
+            return reason
         if isinstance(spec, Loss):
             return "loss needs a network to shape; local processes have none (use --backend docker)"
         hooked = isinstance(spec, Latency | HttpErrors | Partition)
