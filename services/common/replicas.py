@@ -3,6 +3,10 @@
 Calls go to the replicas in turn. A replica whose breaker is open is ejected: it gets no calls
 until its breaker lets a probe through. A call that fails on one replica is repeated at once on
 the next (for calls that may be repeated), so one dead replica costs the user nothing.
+
+The replicas are fixed (a list of URLs) or discovered (services.gateway.discovery replaces
+them as the orchestrator starts and stops tasks). A discovered set may be empty for a while:
+a call then fails at once as `DependencyUnavailable`, which the caller's fallback answers.
 """
 
 import itertools
@@ -17,27 +21,47 @@ from services.common.retry import is_idempotent
 
 
 class ReplicaSet:
-    def __init__(self, name: str, replicas: Sequence[Downstream]) -> None:
-        if not replicas:
+    def __init__(
+        self, name: str, replicas: Sequence[Downstream], *, resilient: bool | None = None
+    ) -> None:
+        """A fixed set needs at least one replica; a discovered one (`empty`) may have none."""
+        if not replicas and resilient is None:
             raise ValueError(f"{name} needs at least one replica")
         self.name = name
         self.replicas = list(replicas)
+        self._resilient = replicas[0].resilient if resilient is None else resilient
         self._turn = itertools.count()
+
+    @classmethod
+    def empty(cls, name: str, resilient: bool) -> "ReplicaSet":
+        """A set whose replicas are discovered later (`replace`)."""
+        return cls(name, [], resilient=resilient)
 
     @property
     def resilient(self) -> bool:
-        return self.replicas[0].resilient
+        return self._resilient
+
+    def replace(self, replicas: Sequence[Downstream]) -> None:
+        """The replicas from now on. Calls under way finish on the replica they started on."""
+        self.replicas = list(replicas)
 
     def in_turn(self) -> list[Downstream]:
         """Every replica once, starting with the next in turn, ejected ones last."""
-        start = next(self._turn) % len(self.replicas)
-        ordered = self.replicas[start:] + self.replicas[:start]
+        replicas = self.replicas  # one snapshot: discovery may replace the list meanwhile
+        if not replicas:
+            return []
+        start = next(self._turn) % len(replicas)
+        ordered = replicas[start:] + replicas[:start]
         return [r for r in ordered if r.available] + [r for r in ordered if not r.available]
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         repeatable = self.resilient and is_idempotent(method, kwargs.get("headers"))
         # Without the resilience layer: plain round robin, a dead replica's turn fails.
         candidates = self.in_turn() if repeatable else self.in_turn()[:1]
+        if not candidates:
+            raise DependencyUnavailable(
+                self.name, f"no replica of {self.name} is known", reason="unreachable"
+            )
         failure: DependencyUnavailable | None = None
         for replica in candidates:
             try:

@@ -1,7 +1,10 @@
-from pydantic import Field
+"""The gateway's settings (`FAILWHALE_GATEWAY_*`, and the shared `FAILWHALE_*` ones)."""
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings, shared
+from services.gateway.discovery import DiscoveryName
 
 
 class GatewaySettings(ServiceSettings):
@@ -11,6 +14,10 @@ class GatewaySettings(ServiceSettings):
     users_url: str = shared("users_url", "http://127.0.0.1:8081")
     posts_url: str = shared("posts_url", "http://127.0.0.1:8082")
     timeline_urls: str = shared("timeline_urls", "http://127.0.0.1:8083,http://127.0.0.1:8084")
+    # Empty: the timeline replicas are `timeline_urls`. Else `host:port`, a name resolved every
+    # `timeline_discovery_interval_s`, each address one replica (services.gateway.discovery).
+    timeline_discovery: str = shared("timeline_discovery", "")
+    timeline_discovery_interval_s: float = shared("timeline_discovery_interval_s", 2.0)
     dms_url: str = shared("dms_url", "http://127.0.0.1:8085")
     trends_url: str = shared("trends_url", "http://127.0.0.1:8086")
     handle_cache_size: int = 100_000
@@ -18,6 +25,20 @@ class GatewaySettings(ServiceSettings):
     # the follow lists kept for fan-out on read: each store at most this many bytes.
     last_good_bytes: int = Field(32 * 2**20, ge=0)
     follow_lists_bytes: int = Field(8 * 2**20, ge=0)
+
+    @field_validator("timeline_discovery")
+    @classmethod
+    def _discovery_name(cls, value: str) -> str:
+        if value.strip():
+            DiscoveryName.parse(value)
+        return value.strip()
+
+    @field_validator("timeline_discovery_interval_s")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("the discovery interval must be above 0 s")
+        return value
 
     def timeline_replicas(self) -> list[str]:
         return [url.strip() for url in self.timeline_urls.split(",") if url.strip()]

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from services.common.redis_store import REDIS_OUTAGES
 from services.gateway.deps import GatewayDep
+from services.gateway.discovery import ReplicaDiscovery
 from services.gateway.outbox import Outbox
 
 router = APIRouter(prefix="/v1", tags=["status"])
@@ -26,6 +27,15 @@ class DrainerStatus(BaseModel):
     last_error: str | None
 
 
+class DiscoveryStatus(BaseModel):
+    """The timeline replicas found by name: each one's name and address."""
+
+    name: str
+    replicas: dict[str, str]
+    lookups: int
+    last_error: str | None
+
+
 class Status(BaseModel):
     service: str
     resilience: Literal["on", "off"]
@@ -34,6 +44,8 @@ class Status(BaseModel):
     outbox_depth: dict[str, int | None]
     # Each outbox's drainer: not running between a failure and its next clean pass.
     outbox_drainers: dict[str, DrainerStatus]
+    # Set when the timeline replicas are discovered by name (FAILWHALE_TIMELINE_DISCOVERY).
+    timeline_discovery: DiscoveryStatus | None = None
 
 
 @router.get("/status")
@@ -77,6 +89,18 @@ async def status(request: Request, gateway: GatewayDep) -> Status:
             )
             for d in gateway.drainers
         },
+        timeline_discovery=_discovery(backends.discovery),
+    )
+
+
+def _discovery(discovery: ReplicaDiscovery | None) -> DiscoveryStatus | None:
+    if discovery is None:
+        return None
+    return DiscoveryStatus(
+        name=str(discovery.name),
+        replicas={replica.name: address for address, replica in discovery.known.items()},
+        lookups=discovery.lookups,
+        last_error=discovery.last_error,
     )
 
 
