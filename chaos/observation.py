@@ -2,7 +2,7 @@
 and the reports (which read it). Times are seconds from the start of the run."""
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Outcome = Literal["ok", "error", "degraded"]
 
@@ -44,6 +44,9 @@ class FaultWindow:
     evidence: str = ""
     mechanism: str = ""  # signal, docker, netem, delay-proxy, iptables, fault-hook, ...
     peer: str | None = None
+    # What the fault measured beyond the window (an orchestrator's replacements of dead tasks,
+    # the tasks a rolling restart replaced), for the report's own figures.
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
