@@ -4,13 +4,24 @@ No secret has a usable default: a service refuses to start (`refuse_unsafe_secre
 token secret and an internal secret of its own, and with a value that was once published with
 the project or is too short to resist guessing, unless `FAILWHALE_DEV_SECRETS=1` says on purpose
 that it is a throwaway development stack.
+
+A secret may also come from a file: `FAILWHALE_<NAME>_FILE` names it (an orchestrator's secret,
+e.g. /run/secrets/... on Docker Swarm), so the value never sits in the environment. The variable
+itself, when set, wins over the file.
 """
 
+import os
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # Values published with earlier versions of the project: anyone can sign tokens with them.
 DEV_TOKEN_SECRET = "failwhale-dev-token-secret-change-me-0123456789"
@@ -26,6 +37,29 @@ def shared(name: str, default: Any, *, secret: bool = False) -> Any:
     service's own prefix; tests pass it by field name. A secret stays out of reprs."""
     alias = AliasChoices(f"FAILWHALE_{name.upper()}")
     return Field(default, validation_alias=alias, repr=not secret)
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """The secret settings (those kept out of reprs) named by `FAILWHALE_<NAME>_FILE`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        variable = f"FAILWHALE_{field_name.upper()}_FILE"
+        path = os.environ.get(variable) if not field.repr else None
+        if not path:
+            return None, field_name, False
+        try:
+            # A secret file written by hand often ends with a newline; the value never does.
+            return Path(path).read_text().strip(), field_name, False
+        except OSError as exc:
+            raise UnsafeSecrets(f"{variable}={path} cannot be read ({exc.strerror})") from None
+
+    def __call__(self) -> dict[str, Any]:
+        values = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, _, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[name] = value
+        return values
 
 
 class ServiceSettings(BaseSettings):
@@ -51,6 +85,23 @@ class ServiceSettings(BaseSettings):
     fault_hook: bool = shared("fault_hook", False)
     internal_host: str = shared("internal_host", "127.0.0.1")
     internal_port: int = shared("internal_port", DEFAULT_INTERNAL_PORT)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
 
 class UnsafeSecrets(ValueError):
@@ -95,8 +146,8 @@ Settings = TypeVar("Settings", bound=ServiceSettings)
 def settings_from_environment(settings_class: type[Settings]) -> Settings:
     """The settings of a service process, read from its environment. Unsafe secrets end the
     process with their one-line reason (a SystemExit: no traceback), before anything starts."""
-    settings = settings_class()
     try:
+        settings = settings_class()
         refuse_unsafe_secrets(settings)
     except UnsafeSecrets as exc:
         raise SystemExit(str(exc)) from None
