@@ -12,6 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK := docker/stack.sh
+SWARM := docker/swarm.sh
 ENGINE := docker/engine.sh
 PREREQUISITES := docker/prerequisites.sh
 
@@ -82,11 +83,21 @@ engine: ## check the Docker engine; as root on Debian/Ubuntu install and start i
 images: engine ## build the images: the services and the network-fault helper (OFFLINE=1: base image and wheelhouse too)
 	$(STACK) build
 
-up: engine venv ## build and start the stack; returns once every container is healthy, prints the URLs
-	$(STACK) up
+# make up / make down: BACKEND=docker (compose, the default) or BACKEND=swarm (docs/swarm.md).
+up: engine venv ## build and start the stack; returns once every container is healthy, prints the URLs [BACKEND=docker|swarm]
+	$(call on_backend,up)
 
-down: engine ## stop the stack (keeps the Redis volume)
-	$(STACK) down
+down: engine ## stop the stack (keeps the Redis volume) [BACKEND=docker|swarm]
+	$(call on_backend,down)
+
+# $(1): up or down, on the stack of BACKEND (the local processes have make up-local).
+define on_backend
+	@case '$(BACKEND)' in \
+	    docker) $(STACK) $(1) ;; \
+	    swarm) $(SWARM) $(1) ;; \
+	    *) echo "make $(1): BACKEND must be docker or swarm, not '$(BACKEND)' (local processes: make $(1)-local)" >&2; exit 2 ;; \
+	esac
+endef
 
 clean: engine ## stop the stack, drop its volumes and build/ (the wheelhouse and base rootfs)
 	$(STACK) down --volumes

@@ -46,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         ("down", _down, "stop the stack"),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
-        command.add_argument("--backend", choices=["docker", "local"], default="docker")
+        command.add_argument(
+            "--backend",
+            choices=["docker", "local", "swarm"],
+            default="docker",
+            help="docker: compose (default); swarm: Docker Swarm (docs/swarm.md); local: processes",
+        )
         command.add_argument(
             "--workdir", type=Path, default=DEFAULT_WORKDIR, help="local backend: logs and data"
         )
@@ -71,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(args: argparse.Namespace) -> int:
-    if args.backend == "docker":
-        return subprocess.call(["make", "-C", str(REPO), "up"])
+    if args.backend in ("docker", "swarm"):
+        return subprocess.call(["make", "-C", str(REPO), "up", f"BACKEND={args.backend}"])
     stack = LocalStack(args.workdir)
     with console.status("starting the local stack") as status:
         stack.up(progress=lambda step: status.update(f"starting the local stack: {step}"))
@@ -81,8 +86,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    if args.backend == "docker":
-        return subprocess.call(["make", "-C", str(REPO), "down"])
+    if args.backend in ("docker", "swarm"):
+        return subprocess.call(["make", "-C", str(REPO), "down", f"BACKEND={args.backend}"])
     LocalStack(args.workdir).down()
     console.print("[green]down[/green]")
     return 0

@@ -78,3 +78,14 @@ def swarm_stack() -> Iterator[SwarmStack]:
         label = f"label=com.docker.stack.namespace={STACK}"
         left = docker("service", "ls", "-q", "--filter", label, check=False).split()
         assert not left, f"services of {STACK} still there after down: {left}"
+
+
+@pytest.fixture(scope="session")
+def gateway_url(swarm_stack: SwarmStack) -> str:
+    """The black-box tests of tests/e2e, pointed at the swarm stack's edge relay."""
+    return swarm_stack.gateway_url
+
+
+@pytest.fixture(scope="session")
+def locust_url(swarm_stack: SwarmStack) -> str:
+    return swarm_stack.locust_url
