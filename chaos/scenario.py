@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SERVICES = ("gateway", "users", "posts", "timeline-1", "timeline-2", "dms", "trends", "redis")
 # `timeline` names the timeline service as a whole: its replicas are tasks of one service on an
@@ -254,6 +261,12 @@ class Scenario(Strict):
     hypotheses: list[Hypothesis] = Field(min_length=1)
     # The orchestrator's own redundancy (replacing dead tasks): a scenario may need it on or off.
     self_healing: Literal["on", "off"] | None = None
+
+    @field_validator("self_healing", mode="before")
+    @classmethod
+    def on_or_off(cls, value: Any) -> Any:
+        """YAML reads a bare on/off as true/false."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def faults_within_the_run(self) -> "Scenario":
