@@ -188,7 +188,7 @@ class _Builder:
     def mounts(self, name: str, spec: Mapping[str, Any], out: dict[str, Any]) -> None:
         volumes, configs = [], []
         for entry in spec.get("volumes") or []:
-            source, _, rest = str(entry).partition(":")
+            source, _, rest = substitute(str(entry), self.values).partition(":")
             target = rest.split(":")[0]
             if source and source[0] not in "./$~":
                 self.volumes.add(source + VOLUME_SUFFIX)

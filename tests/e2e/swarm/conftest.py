@@ -47,10 +47,28 @@ class SwarmStack:
         return f"{self.name}_{short}"
 
     def redeploy(self, **settings: str) -> None:
-        """Deploys again with these settings (e.g. FAILWHALE_SELF_HEALING="off") and waits until
-        every replica is healthy; later redeploys keep them unless given again."""
+        """Deploys the same images again with these settings (e.g. FAILWHALE_SELF_HEALING="off")
+        and waits until every replica is healthy; later redeploys keep them unless given again."""
         self.env.update(settings)
-        subprocess.run([str(SWARM), "up"], cwd=ROOT, env=self.env, check=True)
+        # The images running now, not a rebuild: only the settings change.
+        images = {
+            variable: docker(
+                "service",
+                "inspect",
+                self.service(service),
+                "--format",
+                "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+            )
+            .strip()
+            .split("@")[0]
+            for variable, service in (
+                ("FAILWHALE_APP_IMAGE", "gateway"),
+                ("FAILWHALE_REDIS_IMAGE", "redis"),
+            )
+        }
+        env = {**self.env, **images, "OFFLINE": "0"}
+        python = ROOT / ".venv" / "bin" / "python"
+        subprocess.run([str(python), "-m", "stack.swarm", "up"], cwd=ROOT, env=env, check=True)
 
 
 @pytest.fixture(scope="session")
