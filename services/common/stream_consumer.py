@@ -4,6 +4,10 @@ Each event is acknowledged only after its handler succeeded. A handler that fail
 down) leaves the event pending and the consumer retries it, with backoff, before reading new ones;
 events left pending by a dead member of the group are claimed after `claim_idle_ms`. Handlers must
 therefore be harmless to replay.
+
+Each replica of a service is a member of its own (`consumer`, from services.common.instance):
+two replicas under one consumer name would each read the other's pending events as their own
+and handle every event twice, side by side, with no more throughput than one.
 """
 
 import asyncio

@@ -7,14 +7,22 @@ once. While the service is away the drainer waits with backoff; anything else th
 (a Redis error reply, a bug) is logged with its traceback, counted in
 `failwhale_outbox_drainer_restarts_total` and the drainer starts again: accepted writes are
 never abandoned. `/readyz` and `/v1/status` say when a drainer is not running.
+
+Every replica of the gateway runs a drainer per outbox, and only the one holding the outbox's
+lease (services.gateway.lease) delivers: the others stand by and take over within the lease's
+lifetime when it goes. Without it each replica delivered every entry (the idempotency key made
+the second delivery a replay, but the service recovering from its outage got every entry once
+per gateway replica).
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from services.common.errors import ChirpError, DependencyUnavailable
 from services.common.redis_store import REDIS_OUTAGES
+from services.gateway.lease import Lease
 from services.gateway.outbox import Outbox
 
 log = logging.getLogger("failwhale.outbox")
@@ -32,10 +40,12 @@ class Drainer:
         self,
         outbox: Outbox,
         deliver: Deliver,
+        lease: Lease,
         pending_key: Callable[[dict[str, str]], str | None] = lambda _: None,
     ) -> None:
         self.outbox = outbox
         self.deliver = deliver
+        self.lease = lease
         self.pending_key = pending_key
         self.delivered = 0
         self.restarts = 0
@@ -51,6 +61,10 @@ class Drainer:
                 await self.run()
             except asyncio.CancelledError:
                 self.running = False
+                # Hand the outbox to another replica now rather than when the lease expires.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await self.lease.release()
                 raise
             except Exception as exc:
                 self.running = False
@@ -67,16 +81,20 @@ class Drainer:
         backoff = self.RETRY_INITIAL_S
         while True:
             try:
-                entries = await self.outbox.oldest(50)
                 depth = await self.outbox.depth()
                 self.outbox.metrics.outbox_depth.labels(
                     self.outbox.metrics.service, self.outbox.name
                 ).set(depth)
+                entries = await self.outbox.oldest(50) if await self.lease.hold() else []
                 if not entries:
                     self._passed()
                     await asyncio.sleep(self.IDLE_S)
                     continue
                 for entry_id, fields in entries:
+                    # Renewed before each delivery: a drainer that stalled past the lease's
+                    # lifetime (another replica has it now) stops here.
+                    if not await self.lease.hold():
+                        break
                     await self._deliver_one(entry_id, fields)
                 self._passed()
                 backoff = self.RETRY_INITIAL_S

@@ -25,6 +25,8 @@ class DrainerStatus(BaseModel):
     running: bool
     restarts: int
     last_error: str | None
+    # Whether this replica holds the outbox's lease (it delivers; the others stand by).
+    leader: bool = False
 
 
 class DiscoveryStatus(BaseModel):
@@ -85,7 +87,10 @@ async def status(request: Request, gateway: GatewayDep) -> Status:
         outbox_depth=depths,
         outbox_drainers={
             d.outbox.name: DrainerStatus(
-                running=d.running, restarts=d.restarts, last_error=d.last_error
+                running=d.running,
+                restarts=d.restarts,
+                last_error=d.last_error,
+                leader=d.lease.held,
             )
             for d in gateway.drainers
         },

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from services.common.instance import instance_name
 from services.common.metrics import ServiceMetrics
 from services.common.redis_store import GuardedRedis
 from services.gateway.backends import Backends
@@ -13,11 +14,16 @@ from services.gateway.degraded import Degradations
 from services.gateway.directory import HandleDirectory
 from services.gateway.drainer import Drainer
 from services.gateway.idempotency import GatewayKeys
+from services.gateway.lease import Lease
 from services.gateway.outbox import Outbox, PostIds
 from services.gateway.reads import LastGoodReads, TimelineReader
 from services.gateway.settings import GatewaySettings
 from services.gateway.trends import TrendsReader
 from services.gateway.writes import DmWriter, PostWriter, pending_key_of
+
+# How long an outbox's drainer keeps its lease without renewing it: above the longest single
+# delivery (a call's deadline, 2 s), so that a drainer at work never loses it.
+LEASE_TTL_S = 5.0
 
 
 @dataclass
@@ -70,9 +76,14 @@ async def run_gateway(
         outboxes=[post_outbox, dm_outbox],
         resilient=resilient,
     )
+    holder = instance_name(settings.service_name)
+
+    def lease(outbox: Outbox) -> Lease:
+        return Lease(redis, f"{outbox.stream}:lease", holder, LEASE_TTL_S)
+
     drainers = gateway.drainers = [
-        Drainer(post_outbox, gateway.posts.deliver),
-        Drainer(dm_outbox, gateway.dms.deliver, pending_key_of),
+        Drainer(post_outbox, gateway.posts.deliver, lease(post_outbox)),
+        Drainer(dm_outbox, gateway.dms.deliver, lease(dm_outbox), pending_key_of),
     ]
     # With the layer off there is no outbox to fill, but one left from an earlier run is
     # still delivered: accepted writes are never abandoned.

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.common.auth import ServiceCredential
 from services.common.breaker import BreakerConfig
 from services.common.downstream import Downstream, open_http_client
+from services.common.instance import instance_name
 from services.common.policy import EdgePolicy
 from services.common.retry import RetryPolicy
 from services.common.service_app import build_service_app
@@ -52,7 +53,8 @@ def create_app(settings: TimelineSettings | None = None) -> FastAPI:
             config = ConsumerConfig(
                 stream=POST_EVENTS_STREAM,
                 group=CONSUMER_GROUP,
-                consumer=settings.service_name,
+                # One consumer per replica: replicas share their service name.
+                consumer=instance_name(settings.service_name),
                 batch=settings.fanout_batch,
                 claim_idle_ms=settings.fanout_claim_idle_ms,
             )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import orjson
 from fastapi import FastAPI
 
+from services.common.instance import instance_name
 from services.common.service_app import build_service_app
 from services.common.settings import settings_from_environment
 from services.common.stream_consumer import ConsumerConfig, StreamConsumer
@@ -32,7 +33,9 @@ def create_app(settings: TrendsSettings | None = None) -> FastAPI:
             post = orjson.loads(fields["post"])
             await counts.count(int(post["id"]), int(post["created_ms"]), hashtags(post["text"]))
 
-        config = ConsumerConfig(POST_EVENTS_STREAM, CONSUMER_GROUP, settings.service_name)
+        # One consumer per replica: replicas share their service name.
+        consumer = instance_name(settings.service_name)
+        config = ConsumerConfig(POST_EVENTS_STREAM, CONSUMER_GROUP, consumer)
         app.state.consumer = StreamConsumer(app.state.redis, config, count_post)
         task = asyncio.create_task(app.state.consumer.run(), name="trend-counter")
         try:
