@@ -19,7 +19,7 @@ from chaos import deadman
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.docker.driver import DockerBackend, default_project
 from chaos.backends.docker.helpers import Helpers
-from chaos.backends.hook import HookPlans
+from chaos.backends.hook import HookError, HookPlans
 from chaos.backends.swarm import faults as task_faults
 from chaos.backends.swarm import orchestrator
 from chaos.backends.swarm.engine import SwarmError, SwarmStack
@@ -28,6 +28,7 @@ from chaos.backends.swarm.tasks import STACK_LABEL, TargetError, Task, select, s
 from chaos.journal import Journal
 from chaos.scenario import Drain, HttpErrors, Latency, Loss, Partition, RollingRestart, Scale
 from chaos.undo import UndoRecord
+from services.common.auth import TokenKeys
 from stack.swarm.deploy import EDGE_PORT_BASE, edge_name
 
 GATEWAY_PORT, LOCUST_PORT = "FAILWHALE_GATEWAY_PORT", "FAILWHALE_LOCUST_PORT"
@@ -121,6 +122,22 @@ class SwarmBackend(DockerBackend):
             raise FaultError(str(exc)) from exc
         container: Container = self.client.containers.get(task.container_id)
         return container
+
+    def keys(self, container: Container) -> TokenKeys:
+        """The secrets the task's service runs with: swarm secrets, files named by
+        FAILWHALE_<NAME>_FILE, read inside its container."""
+        env = self.environment(container)
+        found = {}
+        for name in ("FAILWHALE_TOKEN_SECRET", "FAILWHALE_INTERNAL_SECRET"):
+            path = env.get(f"{name}_FILE")
+            if path is None:
+                found[name] = env.get(name, "")
+                continue
+            code, out = container.exec_run(["cat", path])
+            found[name] = out.decode().strip() if code == 0 else ""
+        if not all(found.values()):
+            raise HookError(f"{container.name} runs without the stack's secrets")
+        return TokenKeys(found["FAILWHALE_TOKEN_SECRET"], found["FAILWHALE_INTERNAL_SECRET"])
 
     def owned(self, container_id: str) -> Container | None:
         try:

@@ -6,6 +6,7 @@ fault on several tasks is one fault with a part per task."""
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from docker.errors import APIError
@@ -36,12 +37,15 @@ def apply_on_tasks(
     pairs: list[tuple[Task, Task | None]] = (
         [(t, p) for t in tasks for p in peers] if peers else [(t, None) for t in tasks]
     )
-    parts = []
-    for n, (task, peer) in enumerate(pairs):
-        part_id = fid if len(pairs) == 1 else f"{fid}-{n + 1}"
-        parts.append(_apply_one(backend, spec, part_id, task, peer))
-    if len(parts) == 1:
-        return parts[0]
+    if len(pairs) == 1:
+        return _apply_one(backend, spec, fid, *pairs[0])
+    # Side by side: a network fault's helper and probe take seconds per task.
+    with ThreadPoolExecutor(max_workers=len(pairs), thread_name_prefix="task-fault") as pool:
+        parts = list(
+            pool.map(
+                lambda n: _apply_one(backend, spec, f"{fid}-{n + 1}", *pairs[n]), range(len(pairs))
+            )
+        )
     return TaskFaults(spec, fid, backend.journal, parts)
 
 
