@@ -132,7 +132,7 @@ SCENARIO ?=
 BACKEND ?= docker
 RESILIENCE ?= on
 
-chaos: venv-load ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND=docker|local] [RESILIENCE=on|off]
+chaos: venv-load ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND=docker|local|swarm] [RESILIENCE=on|off]
 	@test -n '$(SCENARIO)' || { echo "make chaos SCENARIO=<name>; the catalogue:"; $(BIN)/failwhale chaos list; exit 2; }
 	$(BIN)/failwhale chaos run '$(SCENARIO)' --backend $(BACKEND) --resilience $(RESILIENCE)
 

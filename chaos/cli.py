@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from chaos.backends import backend_for
+from chaos.backends import BACKENDS, backend_for
 from chaos.backends.base import Backend, FaultError
 from chaos.report.compare import report_compare
 from chaos.report.folder import default_out_dir
@@ -44,7 +44,7 @@ def add_commands(commands: Any) -> None:
     compare.set_defaults(run=_compare)
 
     sweep = sub.add_parser("sweep", help="undo anything a killed run left behind")
-    sweep.add_argument("--backend", choices=["docker", "local"], default="docker")
+    sweep.add_argument("--backend", choices=list(BACKENDS), default="docker")
     _workdir(sweep)
     sweep.set_defaults(run=_sweep)
 
@@ -56,7 +56,7 @@ def _workdir(parser: argparse.ArgumentParser) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=["docker", "local"], default="docker")
+    parser.add_argument("--backend", choices=list(BACKENDS), default="docker")
     _workdir(parser)
     parser.add_argument("--out", type=Path, default=None, help="report folder")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")

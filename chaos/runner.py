@@ -24,6 +24,7 @@ from chaos.observer import Observer
 from chaos.report.folder import report_run
 from chaos.report.result import RunResult
 from chaos.scenario import FaultSpec, Scenario
+from chaos.stack_mode import ModeError, self_healing_as
 from stack.seed import seed_stack
 
 VERIFY_EVERY_S = 0.5
@@ -87,6 +88,9 @@ class ChaosRun:
         with a seeded set of accounts."""
         load = self.scenario.load
         project = getattr(self.backend, "project", None)
+        own = getattr(self.backend, "stack_locust_url", None)  # a stack that says where its is
+        if callable(own) and (url := own()) is not None:
+            return MasterLoad(url, load, self.out)
         if self.backend.name == "docker" and project:
             url = stack_locust_url(str(project))
             if url is not None:
@@ -101,6 +105,14 @@ class ChaosRun:
         return LocustRun(self.backend.gateway_url, load, self.out, accounts)
 
     def run(self) -> RunResult:
+        """The scenario, on a stack with the self-healing it requires (and as before after)."""
+        try:
+            with self_healing_as(self.backend, self.scenario.self_healing):
+                return self._run()
+        except ModeError as exc:
+            raise SetupError(f"self-healing {self.scenario.self_healing}: {exc}") from exc
+
+    def _run(self) -> RunResult:
         self.preflight()
         self.out.mkdir(parents=True, exist_ok=True)
         load = self.scenario.load

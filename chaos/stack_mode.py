@@ -6,11 +6,17 @@ backend itself, so the process ids it signals afterwards are those of the restar
 (a second view of the stack would leave the backend signalling the pids of the stack before the
 switch). A compose project is brought up again with the variables its containers were created
 with, read back from them, so its published ports, compose files and secrets stay as they were.
+A swarm stack's services are updated in place (the orchestrator replaces their tasks).
+
+Self-healing (the orchestrator replacing dead tasks) is the other switch, on swarm only: a
+scenario that requires it on or off has the stack switched for its run, and back after it.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,8 +68,11 @@ def switch_mode(backend: Backend, mode: str) -> None:
         pass
     from chaos.backends.docker.driver import DockerBackend
     from chaos.backends.local.driver import LocalBackend
+    from chaos.backends.swarm.driver import SwarmBackend
 
-    if isinstance(backend, LocalBackend):
+    if isinstance(backend, SwarmBackend):
+        _update_stack(backend, mode)
+    elif isinstance(backend, LocalBackend):
         try:
             backend.restart_stack({RESILIENCE: mode})
         except StackError as exc:
@@ -74,6 +83,73 @@ def switch_mode(backend: Backend, mode: str) -> None:
         raise ModeError(f"no way to switch resilience on the {backend.name} backend")
     if current_mode(backend) != mode:
         raise ModeError(f"the stack did not come back with resilience {mode}")
+
+
+def _update_stack(backend: Any, mode: str) -> None:
+    """FAILWHALE_RESILIENCE=mode on every service of the swarm stack that has the setting."""
+    from chaos.backends.swarm.engine import SwarmError
+
+    try:
+        backend.engine.set_env(RESILIENCE, mode)
+    except SwarmError as exc:
+        raise ModeError(f"the swarm stack did not take resilience {mode}: {exc}") from exc
+    _wait_answers(backend)
+
+
+def _wait_answers(backend: Any, timeout_s: float = 120.0) -> None:
+    """Until the gateway answers its status again (its tasks were replaced)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            current_mode(backend)
+            return
+        except ModeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def self_healing_of(backend: Backend) -> str | None:
+    """on, off (or mixed) on a backend whose orchestrator replaces dead tasks; None elsewhere."""
+    reader = getattr(backend, "self_healing", None)
+    return str(reader()) if callable(reader) else None
+
+
+def switch_self_healing(backend: Backend, mode: str) -> None:
+    """Every service of the stack restarts any dead task (on) or none (off); returns once the
+    services have their new tasks and the gateway answers."""
+    setter = getattr(backend, "set_self_healing", None)
+    if not callable(setter):
+        raise ModeError(
+            f"self-healing is an orchestrator's: the {backend.name} backend has none "
+            "(run with --backend swarm)"
+        )
+    if self_healing_of(backend) == mode:
+        return
+    from chaos.backends.base import FaultError
+
+    try:
+        setter(mode)
+    except FaultError as exc:
+        raise ModeError(str(exc)) from exc
+    _wait_answers(backend)
+
+
+@contextlib.contextmanager
+def self_healing_as(backend: Backend, mode: str | None) -> Iterator[None]:
+    """The stack with self-healing `mode` (None: as it is) while the block runs, as before after."""
+    if mode is None:
+        yield
+        return
+    before = self_healing_of(backend)
+    switch_self_healing(backend, mode)
+    try:
+        yield
+    finally:
+        if before in ("on", "off") and before != mode:
+            switch_self_healing(backend, before)
 
 
 def _recreate_project(backend: Any, mode: str) -> None:

@@ -161,6 +161,30 @@ class SwarmStack:
             self.wait_converged(name)
         return changed
 
+    def set_env(self, variable: str, value: str) -> list[str]:
+        """`variable=value` in the environment of every service that has the variable (their
+        tasks are replaced); returns the services changed, once they have converged."""
+        changed = []
+        for name, service in self.services().items():
+            env = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"].get("Env") or []
+            if not any(e.startswith(f"{variable}=") for e in env) or f"{variable}={value}" in env:
+                continue
+
+            def apply(service: Service) -> None:
+                template = dict(service.attrs["Spec"]["TaskTemplate"])
+                spec = dict(template["ContainerSpec"])
+                kept = [e for e in spec.get("Env") or [] if not e.startswith(f"{variable}=")]
+                template["ContainerSpec"] = spec | {"Env": [*kept, f"{variable}={value}"]}
+                self.client.api.update_service(
+                    service.id, service.version, task_template=template, fetch_current_spec=True
+                )
+
+            self._update(name, apply)
+            changed.append(name)
+        for name in changed:
+            self.wait_converged(name)
+        return changed
+
     # -- nodes ---------------------------------------------------------------------------------
 
     def availability(self, node_id: str) -> str:
