@@ -9,6 +9,7 @@ import yaml
 from stack.swarm import deploy
 from stack.swarm.cluster import SwarmError, say
 from stack.swarm.interpolate import MissingVariable
+from stack.swarm.publish import public_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
             rendered = deploy.up()
             for port in rendered.edge:
                 label = "gateway:" if port.service == "gateway" else "Locust web UI:"
-                print(f"{label:<15} {deploy.public_url(port)}")
+                print(f"{label:<15} {public_url(port)}")
         elif args.command == "down":
             deploy.down(volumes=args.volumes)
         else:

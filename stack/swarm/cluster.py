@@ -1,5 +1,6 @@
-"""The swarm itself: the docker command line, joining or creating a one-node swarm, and the
-record of a swarm this checkout created (so taking the stack down leaves only that one)."""
+"""The swarm itself: the docker command line, joining or creating a one-node swarm, the
+record of a swarm this checkout created (so taking the stack down leaves only that one), and a
+stack's secrets and configs."""
 
 import json
 import os
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ADVERTISE_VARIABLE = "FAILWHALE_SWARM_ADVERTISE_ADDR"
+LABEL = "failwhale.stack"  # on the secrets, configs and edge container of a stack
 Say = Callable[[str], None]
 
 
@@ -104,3 +106,18 @@ def leave_if_ours(record: SwarmRecord, say: Say) -> None:
 def say(line: str) -> None:
     """Progress, one line each, on standard error (standard output keeps the URLs)."""
     print(f"[swarm] {line}", file=sys.stderr, flush=True)
+
+
+def sync_objects(kind: str, stack: str, wanted: dict[str, bytes]) -> None:
+    """Creates the secrets (or configs) that do not exist yet, labelled with the stack."""
+    existing = set(docker(kind, "ls", "--format", "{{.Name}}").split())
+    for name, content in wanted.items():
+        if name not in existing:
+            docker(kind, "create", "--label", f"{LABEL}={stack}", name, "-", stdin=content.decode())
+
+
+def remove_unused(kind: str, stack: str, keep: set[str]) -> None:
+    """Removes the stack's older secrets or configs; one still in use stays (docker refuses)."""
+    names = docker(kind, "ls", "--filter", f"label={LABEL}={stack}", "--format", "{{.Name}}")
+    for name in set(names.split()) - keep:
+        docker(kind, "rm", name, check=False)

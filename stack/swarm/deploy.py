@@ -4,7 +4,6 @@ the wait until every replica is running and healthy, and the edge relay; `down` 
 
 import os
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +19,16 @@ from stack.swarm.cluster import (
     ensure_swarm,
     leave_if_ours,
     node_state,
+    remove_unused,
+    sync_objects,
 )
 from stack.swarm.cluster import say as default_say
 from stack.swarm.interpolate import substitute
+from stack.swarm.publish import edge_name, local_address, start_edge, wait_answers
 from stack.swarm.readiness import wait_ready
-from stack.swarm.stackfile import EdgePort, Rendered, SwarmOptions, config_name, render
+from stack.swarm.stackfile import Rendered, SwarmOptions, config_name, render
 
 ROOT = Path(__file__).resolve().parents[2]
-LABEL = "failwhale.stack"
-EDGE_PORT_BASE = 18000  # the edge listens inside its container on 18000 + the service's port
 REPLICA_KNOBS = {
     "timeline": ("FAILWHALE_TIMELINE_REPLICAS", 2),
     "gateway": ("FAILWHALE_GATEWAY_REPLICAS", 1),
@@ -152,80 +152,6 @@ def preview(root: Path = ROOT) -> dict[str, object]:
     ).stack
 
 
-def sync_objects(kind: str, stack: str, wanted: dict[str, bytes]) -> None:
-    """Creates the secrets (or configs) that do not exist yet, labelled with the stack."""
-    existing = set(docker(kind, "ls", "--format", "{{.Name}}").split())
-    for name, content in wanted.items():
-        if name not in existing:
-            docker(kind, "create", "--label", f"{LABEL}={stack}", name, "-", stdin=content.decode())
-
-
-def remove_unused(kind: str, stack: str, keep: set[str]) -> None:
-    """Removes the stack's older secrets or configs; one still in use stays (docker refuses)."""
-    names = docker(kind, "ls", "--filter", f"label={LABEL}={stack}", "--format", "{{.Name}}")
-    for name in set(names.split()) - keep:
-        docker(kind, "rm", name, check=False)
-
-
-def edge_name(stack: str) -> str:
-    return f"{stack}_edge"
-
-
-def start_edge(stack: str, image: str, ports: list[EdgePort], say: Say) -> None:
-    """The edge relay: a plain container on the stack's attachable network, publishing each
-    port on its host address (restarted by docker with the daemon)."""
-    docker("rm", "--force", edge_name(stack), check=False)
-    publish: list[str] = []
-    routes: list[str] = []
-    for port in ports:
-        inside = EDGE_PORT_BASE + port.target
-        publish += ["--publish", f"{port.address}:{port.published}:{inside}"]
-        routes.append(f"{inside}={port.service}:{port.target}")
-    docker(
-        "run",
-        "--detach",
-        "--restart",
-        "unless-stopped",
-        "--name",
-        edge_name(stack),
-        "--label",
-        f"{LABEL}={stack}",
-        "--network",
-        f"{stack}_chirp",
-        *publish,
-        image,
-        "python",
-        "-m",
-        "stack.swarm.edge",
-        *routes,
-    )
-    say(
-        f"edge relay {edge_name(stack)}: "
-        + ", ".join(f"{p.address}:{p.published} -> {p.service}:{p.target}" for p in ports)
-    )
-
-
-def wait_answers(url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() >= deadline:
-            raise SwarmError(f"{url} does not answer through the edge relay")
-        time.sleep(1)
-
-
-def public_url(port: EdgePort) -> str:
-    host = port.address
-    if host in ("0.0.0.0", "::"):
-        host = os.uname().nodename
-    return f"http://{host}:{port.published}"
-
-
 def up(root: Path = ROOT, say: Say = default_say) -> Rendered:
     """Deploys the stack and returns once every replica is healthy and the edge answers."""
     start = time.monotonic()
@@ -261,13 +187,9 @@ def up(root: Path = ROOT, say: Say = default_say) -> Rendered:
     app_image = rendered.stack["services"]["gateway"]["image"]
     start_edge(stack, app_image, rendered.edge, say)
     gateway = next(p for p in rendered.edge if p.service == "gateway")
-    wait_answers(f"http://{_local(gateway.address)}:{gateway.published}/readyz", 60)
+    wait_answers(f"http://{local_address(gateway.address)}:{gateway.published}/readyz", 60)
     say(f"up in {time.monotonic() - start:.0f} s")
     return rendered
-
-
-def _local(address: str) -> str:
-    return "127.0.0.1" if address in ("0.0.0.0", "::") else address
 
 
 def write_stack_file(path: Path, rendered: Rendered) -> None:
