@@ -16,6 +16,7 @@ from chaos.report.html_parts import (
     table,
     yes_no,
 )
+from chaos.report.orchestrator import orchestrator_html
 from chaos.report.plots import PLOTS
 from chaos.report.result import RunResult
 
@@ -145,6 +146,7 @@ def render_report(result: RunResult) -> str:
         phases_table(s.phases, phase_spans(obs)),
         "<h2>Faults</h2>",
         faults_table(obs.faults),
+        orchestrator_html(obs),
         "<h2>Correctness oracles and timings</h2>",
         oracles_table(result),
         "<h3>Circuit breaker episodes</h3>",

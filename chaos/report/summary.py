@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from chaos import breakers
 from chaos.observation import Observation
 from chaos.phases import PhaseStats, phase_spans
+from chaos.report import orchestrator
+from chaos.report.orchestrator import ReplacementTimes
 from chaos.verdict import HEALTHY_ERROR_RATE, HEALTHY_WINDOW_S, Judgement
 
 DIGITS = 6
@@ -76,6 +78,11 @@ class Summary(Strict):
     breakers: list[BreakerEpisode]
     time_to_detect_s: float | None
     time_to_recover_s: float | None
+    # On an orchestrator (null elsewhere): death to healthy replacement, tasks replaced, and
+    # requests that failed during rolling restarts.
+    task_replacement_s: ReplacementTimes | None = None
+    tasks_replaced: int | None = None
+    rolling_restart_errors: int | None = None
 
 
 def _round(value: float | None) -> float | None:
@@ -135,6 +142,9 @@ def build_summary(obs: Observation, judgement: Judgement) -> Summary:
         ],
         time_to_detect_s=_round(m["time_to_detect_s"]),
         time_to_recover_s=_round(m["time_to_recover_s"]),
+        task_replacement_s=orchestrator.replacement_times(obs),
+        tasks_replaced=orchestrator.tasks_replaced(obs),
+        rolling_restart_errors=orchestrator.rolling_restart_errors(obs),
     )
 
 
@@ -171,12 +181,23 @@ def build_details(obs: Observation, judgement: Judgement) -> dict[str, Any]:
         },
         "healthy": {"error_rate_below": HEALTHY_ERROR_RATE, "for_s": HEALTHY_WINDOW_S},
         "oracles": {k: v for k, v in sorted(obs.oracles.items())},
+        "replacements": [r.model_dump() for r in orchestrator.replacements(obs)],
+        "rolling_restarts": [r.model_dump() for r in orchestrator.rolling_restarts(obs)],
         "notes": list(obs.notes),
     }
 
 
+ORCHESTRATOR_FIELDS = ("task_replacement_s", "tasks_replaced", "rolling_restart_errors")
+
+
 def write_summary(path: Path, summary: Summary) -> None:
-    path.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
+    """The contract's fields, then the orchestrator's figures where the run measured them (a
+    run without an orchestrator writes exactly the contract)."""
+    data = summary.model_dump(mode="json")
+    for name in ORCHESTRATOR_FIELDS:
+        if data.get(name) is None:
+            data.pop(name, None)
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def read_summary(path: Path) -> Summary:
