@@ -8,6 +8,7 @@ of them fails on a manifest broken on purpose.
 
 import functools
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -192,3 +193,26 @@ def test_overlays_change_only_what_they_say() -> None:
         "dms": 2,
         "locust-worker": 3,
     }
+
+
+def test_the_chaos_mesh_examples_in_the_docs_aim_at_pods_of_the_manifests() -> None:
+    docs = render("lab")
+    text = (ROOT / "docs" / "kubernetes.md").read_text()
+    examples = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    selectors = [
+        selector
+        for example in examples
+        for template in example["spec"]["templates"]
+        for selector in _selectors(template)
+    ]
+    assert len(examples) == 2 and len(selectors) == 3
+    for selector in selectors:
+        assert selector["namespaces"] == ["failwhale"]
+        assert checks.selected(docs, selector["labelSelectors"]), selector
+
+
+def _selectors(template: dict[str, Any]) -> list[dict[str, Any]]:
+    chaos = next((v for k, v in template.items() if k.endswith("Chaos")), None)
+    if chaos is None:
+        return []
+    return [chaos["selector"], *([chaos["target"]["selector"]] if "target" in chaos else [])]
