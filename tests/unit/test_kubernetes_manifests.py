@@ -7,7 +7,9 @@ of them fails on a manifest broken on purpose.
 """
 
 import functools
+import importlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.settings import ServiceSettings, settings_from_environment
+from services.gateway.settings import GatewaySettings
 from stack import env_secrets
 from tests.unit import test_kubernetes_checks as checks
 
@@ -216,3 +220,59 @@ def _selectors(template: dict[str, Any]) -> list[dict[str, Any]]:
     if chaos is None:
         return []
     return [chaos["selector"], *([chaos["target"]["selector"]] if "target" in chaos else [])]
+
+
+def resolved_environment(docs: list[Doc], one: Doc, pod_name: str) -> dict[str, str]:
+    """The variables the kubelet gives the container: envFrom's ConfigMaps, then env in order,
+    Secret references read, `$(NAME)` expanded from the variables before it."""
+    values = {
+        key: value
+        for source in one.get("envFrom", [])
+        for key, value in checks.find(docs, "ConfigMap", source["configMapRef"]["name"])[
+            "data"
+        ].items()
+    }
+    for var in one.get("env", []):
+        source = var.get("valueFrom", {})
+        if "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            value = checks.secret_value(checks.find(docs, "Secret", ref["name"]), ref["key"])
+        elif "fieldRef" in source:
+            assert source["fieldRef"]["fieldPath"] == "metadata.name"
+            value = pod_name
+        else:
+            value = re.sub(r"\$\((\w+)\)", lambda m: values.get(m[1], m[0]), var["value"])
+        values[var["name"]] = value
+    return values
+
+
+@pytest.mark.parametrize("name", ["gateway", "users", "posts", "timeline", "dms", "trends"])
+def test_each_service_starts_with_the_environment_its_pod_gets(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render("lab")
+    one = checks.container(checks.workload(docs, name))
+    module = re.fullmatch(r"services\.(\w+)\.app:create_app", one["command"][1])
+    assert module is not None
+    settings_module = importlib.import_module(f"services.{module[1]}.settings")
+    (settings_class,) = [
+        value
+        for value in vars(settings_module).values()
+        if isinstance(value, type)
+        and issubclass(value, ServiceSettings)
+        and value is not ServiceSettings
+    ]
+    for key in [k for k in os.environ if k.startswith("FAILWHALE_")]:
+        monkeypatch.delenv(key)
+    for key, value in resolved_environment(docs, one, f"{name}-7d4b9c-x2x9z").items():
+        monkeypatch.setenv(key, value)
+    settings = settings_from_environment(settings_class)  # refuses unsafe secrets
+    _, values_json = _rendered("lab")
+    password = json.loads(values_json)[env_secrets.REDIS_PASSWORD]
+    assert settings.redis_url == f"redis://:{password}@redis:6379/0"
+    assert settings.fault_hook and settings.resilience == "on"
+    expected_name = f"{name}-7d4b9c-x2x9z" if name == "timeline" else name
+    assert settings.service_name == expected_name
+    if isinstance(settings, GatewaySettings):
+        assert settings.timeline_discovery == "timeline-headless:8000"
+        assert settings.timeline_replicas() == ["http://timeline:8000"]
