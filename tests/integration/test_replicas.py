@@ -1,0 +1,207 @@
+"""Services run as more than one replica, as real processes beside the shared stack on its Redis:
+two timeline replicas under one service name, a second gateway with a second posts, and
+gateways that discover their timeline replicas by name through the system's resolver."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from services.common.wire import POST_EVENTS_STREAM
+from stack.layout import LocalLayout
+from stack.local import HTTP_PROTOCOL, LocalStack
+from tests.integration.chirp import Member, eventually, follow, post, sign_up, timeline_ids
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+READY_S = 60.0
+
+Started = Callable[..., str]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def start(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    """Starts another replica of a service of the stack (with `like`'s settings, and any given)
+    on a port of its own; every one is stopped when the module ends."""
+    logs = tmp_path_factory.mktemp("replicas")
+    children: list[subprocess.Popen[bytes]] = []
+
+    def replica(package: str, like: str, **settings: str) -> str:
+        port = free_port()
+        env = os.environ | stack.layout.environment(like) | {"FAILWHALE_FAULT_HOOK": "off"}
+        env |= settings | {"PYTHONPATH": str(ROOT)}
+        command = [
+            sys.executable, "-m", "uvicorn", f"services.{package}.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--http", HTTP_PROTOCOL,
+        ]  # fmt: skip
+        log = logs / f"{package}-{port}.log"
+        with log.open("ab") as out:
+            child = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        children.append(child)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + READY_S
+        while True:
+            try:
+                httpx.get(url + "/readyz", timeout=1).raise_for_status()
+                return url
+            except httpx.HTTPError:
+                assert child.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+
+    try:
+        yield replica
+    finally:
+        for child in children:
+            os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+@contextmanager
+def client(url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=10) as api:
+        yield api
+
+
+# Stream consumers: replicas under one service name are members of their own.
+
+
+def test_two_timeline_replicas_under_one_service_name_are_two_consumers_of_the_stream(
+    start: Started,
+    store: redis.Redis,
+    service_credential: dict[str, str],
+    api: httpx.Client,
+) -> None:
+    service = f"timeline-{uuid.uuid4().hex[:6]}"  # one service name, as an orchestrator gives
+    urls = [start("timeline", "timeline-1", FAILWHALE_SERVICE_NAME=service) for _ in range(2)]
+
+    def fanout(url: str) -> dict[str, Any]:
+        answer = httpx.get(url + "/internal/fanout", headers=service_credential, timeout=5)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    names = [fanout(url)["consumer"] for url in urls]
+    assert len(set(names)) == 2, names
+    assert all(name.startswith(f"{service}@") for name in names)
+    # Each is a member of the group in Redis, and reads and acknowledges events of its own.
+    author, reader = sign_up(api), sign_up(api)
+    follow(api, reader, author)
+    created = [post(api, author, f"fanned out by four replicas {i}")["id"] for i in range(40)]
+    eventually(lambda: timeline_ids(api, reader), lambda ids: set(created) <= set(ids))
+    members = {c["name"]: c for c in store.xinfo_consumers(POST_EVENTS_STREAM, "timeline")}
+    assert set(names) <= set(members)
+    assert all(members[name]["pending"] == 0 for name in names)
+
+
+# Two gateways, two posts: one post per Idempotency-Key, each outbox entry delivered once.
+
+
+@dataclass(frozen=True)
+class Second:
+    gateway: str
+    posts: str
+
+
+@pytest.fixture(scope="module")
+def second(start: Started) -> Second:
+    """A second gateway on the stack's Redis, calling a second posts process."""
+    posts = start("posts", "posts")
+    return Second(start("gateway", "gateway", FAILWHALE_POSTS_URL=posts), posts)
+
+
+def test_the_same_idempotency_key_on_two_gateways_at_once_makes_one_post(
+    api: httpx.Client, layout: LocalLayout, second: Second
+) -> None:
+    author = sign_up(api)
+    gateways = [layout.gateway_url, second.gateway] * 3
+
+    def send(pair: tuple[str, str]) -> httpx.Response:
+        url, key = pair
+        headers = author.auth | {"Idempotency-Key": key}
+        return httpx.post(url + "/v1/posts", json={"text": "once"}, headers=headers, timeout=10)
+
+    keys = [uuid.uuid4().hex for _ in range(5)]
+    with ThreadPoolExecutor(len(gateways)) as pool:
+        for key in keys:
+            answers = list(pool.map(send, [(url, key) for url in gateways]))
+            assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+            ids = {a.json()["id"] for a in answers if a.status_code == 201}
+            assert len(ids) == 1, ids
+    listed = posts_of(api, author)
+    assert len(listed) == len(keys)
+
+
+def posts_of(api: httpx.Client, author: Member) -> list[dict[str, Any]]:
+    answer = api.get(f"/v1/users/{author.handle}/posts", params={"limit": 100}, headers=author.auth)
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+def outbox_deliveries(posts_url: str) -> float:
+    text = httpx.get(posts_url + "/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("failwhale_http_requests_total{") and "/internal/outbox/posts" in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_two_gateways_deliver_each_outbox_entry_once_and_one_of_them_leads(
+    api: httpx.Client, layout: LocalLayout, store: redis.Redis, second: Second
+) -> None:
+    author = sign_up(api)
+    gateways = (layout.gateway_url, second.gateway)
+    drainers = [httpx.get(url + "/v1/status").json()["outbox_drainers"] for url in gateways]
+    assert sorted(d["posts"]["leader"] for d in drainers) == [False, True]
+    assert sorted(d["dms"]["leader"] for d in drainers) == [False, True]
+    assert all(d["posts"]["running"] and d["dms"]["running"] for d in drainers)
+    posts_urls = (layout.url("posts"), second.posts)
+    before = sum(outbox_deliveries(url) for url in posts_urls)
+    base = int(time.time() * 1000) * 1024 + 512
+    count = 60
+    with store.pipeline(transaction=False) as pipe:
+        for i in range(count):
+            entry: dict[Any, Any] = {
+                "id": base + i,
+                "author_id": author.id,
+                "author": author.handle,
+                "text": f"from the outbox {i}",
+                "key": f"outbox-{uuid.uuid4().hex}",
+            }
+            pipe.xadd("gw:outbox:posts", entry)
+        pipe.execute()
+    eventually(lambda: store.xlen("gw:outbox:posts"), lambda n: n == 0, timeout_s=30.0)
+    listed = posts_of(api, author)
+    assert sorted(p["id"] for p in listed) == [base + i for i in range(count)]
+    # The two posts processes, each called by one gateway, were asked once per entry in all.
+    delivered = sum(outbox_deliveries(url) for url in posts_urls) - before
+    assert delivered == count
