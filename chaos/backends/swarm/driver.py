@@ -29,7 +29,7 @@ from chaos.journal import Journal
 from chaos.scenario import Drain, HttpErrors, Latency, Loss, Partition, RollingRestart, Scale
 from chaos.undo import UndoRecord
 from services.common.auth import TokenKeys
-from stack.swarm.deploy import EDGE_PORT_BASE, edge_name
+from stack.swarm.publish import EDGE_PORT_BASE, edge_name
 
 GATEWAY_PORT, LOCUST_PORT = "FAILWHALE_GATEWAY_PORT", "FAILWHALE_LOCUST_PORT"
 HEAL_WAIT_S = 30.0  # how long a revert waits for the orchestrator before forcing a new task
