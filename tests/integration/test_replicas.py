@@ -205,3 +205,57 @@ def test_two_gateways_deliver_each_outbox_entry_once_and_one_of_them_leads(
     # The two posts processes, each called by one gateway, were asked once per entry in all.
     delivered = sum(outbox_deliveries(url) for url in posts_urls) - before
     assert delivered == count
+
+
+# Gateways that find their timeline replicas by name, through the system's resolver.
+
+
+def discovered(gateway: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(gateway + "/v1/status").json()["timeline_discovery"]
+    return found
+
+
+def test_a_gateway_reads_home_timelines_from_the_replica_its_discovery_name_resolves_to(
+    api: httpx.Client, start: Started
+) -> None:
+    replica = start("timeline", "timeline-1")
+    port = replica.rsplit(":", 1)[1]
+    gateway = start(
+        "gateway",
+        "gateway",
+        FAILWHALE_TIMELINE_DISCOVERY=f"localhost:{port}",
+        FAILWHALE_TIMELINE_DISCOVERY_INTERVAL_S="0.5",
+        FAILWHALE_TIMELINE_URLS="http://127.0.0.1:9",  # not used: discovery decides
+    )
+    # localhost's address has no task name behind it: the replica is called by its address.
+    assert discovered(gateway)["replicas"] == {"127.0.0.1": "127.0.0.1"}
+    assert discovered(gateway)["name"] == f"localhost:{port}"
+    author, reader = sign_up(api), sign_up(api)
+    follow(api, reader, author)
+    created = post(api, author, "read through a discovered replica")["id"]
+    with client(gateway) as through:
+        ids = eventually(lambda: timeline_ids(through, reader), lambda ids: created in ids)
+        answer = through.get("/v1/timeline", headers=reader.auth)
+    assert ids[0] == created
+    assert "x-degraded" not in answer.headers
+    names = [d["name"] for d in httpx.get(gateway + "/v1/status").json()["dependencies"]]
+    assert "127.0.0.1" in names
+    lookups = discovered(gateway)["lookups"]
+    eventually(lambda: discovered(gateway)["lookups"], lambda n: n > lookups)  # it goes on
+
+
+def test_a_discovery_name_without_addresses_gives_degraded_timelines_never_an_error(
+    api: httpx.Client, start: Started
+) -> None:
+    gateway = start("gateway", "gateway", FAILWHALE_TIMELINE_DISCOVERY="timeline.invalid:8000")
+    assert discovered(gateway)["replicas"] == {}
+    author, reader = sign_up(api), sign_up(api)
+    follow(api, reader, author)
+    created = post(api, author, "read with no timeline replica at all")["id"]
+    with client(gateway) as through:
+        answer = through.get("/v1/timeline", headers=reader.auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-degraded"] == "timeline=fanout-on-read"
+    assert [item["id"] for item in answer.json()["items"]] == [created]
+    dependencies = httpx.get(gateway + "/v1/status").json()["dependencies"]
+    assert not any(d["name"].startswith("timeline") for d in dependencies)
