@@ -17,14 +17,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
+from chaos.backends import backend_from_journal
 from chaos.backends.local import processes as proc
 from chaos.journal import Entry, Journal
-
-if TYPE_CHECKING:
-    from chaos.backends.docker.driver import DockerBackend
-    from chaos.backends.local.driver import LocalBackend
 
 REPO = Path(__file__).resolve().parents[1]
 REVERT_ALLOWANCE_S = 120.0  # a runner's revert may wait that long for a service to be ready
@@ -74,23 +71,12 @@ def overdue(entry: Entry, now: float) -> bool:
     return True
 
 
-def backend_of(journal: Journal) -> "DockerBackend | LocalBackend":
-    origin = journal.origin
-    if origin.get("backend") == "docker":
-        from chaos.backends.docker.driver import DockerBackend
-
-        return DockerBackend(origin["scope"], journal)
-    from chaos.backends.local.driver import LocalBackend
-
-    return LocalBackend.from_workdir(Path(origin["scope"]), journal)
-
-
 def run(journal: Journal, out: IO[str]) -> None:
     backend = None
     while pending := journal.pending():
         now = time.time()
         for entry in (e for e in pending if overdue(e, now)):
-            backend = backend or backend_of(journal)
+            backend = backend or backend_from_journal(journal)
             try:
                 note = backend.undo(entry.undo)
             except Exception as exc:  # left for `failwhale chaos sweep`, and said so

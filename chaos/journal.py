@@ -1,5 +1,6 @@
-"""The chaos journal: what each fault changed and what it takes to undo it, written before the
-change is made and updated after its revert, so that a sweep can undo what a killed runner left.
+"""The chaos journal: what each fault changed and what it takes to undo it (a typed undo record,
+one of `chaos.backends.records`), written before the change is made and updated after its
+revert, so that a sweep can undo what a killed runner left.
 
 One JSON file per backend and scope (the compose project, or the local stack's workdir). Threads
 of one runner share a `Journal`; other processes (a sweep, a dead-man timer) take a file lock.
@@ -12,37 +13,50 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+
+from chaos.backends.records import RECORDS
+from chaos.undo import UndoRecord
+
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".local" / "chaos"
+# The file's format: 2 has typed undo records (a `kind` each). Format 1 (no `format` key) had
+# untyped `{"action": ...}` dicts: a format-1 file with faults still to undo is refused rather
+# than guessed at; one with nothing left to undo reads as empty (and is rewritten as format 2).
+FORMAT = 2
 
 State = Literal["applying", "applied", "reverting", "reverted"]
 
 
-@dataclass
-class Entry:
-    """One fault. `undo` holds what the backend needs to undo it without the runner's memory
-    (container ids, pids with their start times, iptables markers, hook targets)."""
+class JournalFormatError(RuntimeError):
+    """The file was written in a format this version does not read."""
+
+
+class Entry(BaseModel):
+    """One fault. `undo` is the record that undoes it without the runner's memory."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
     id: str
     kind: str
     target: str
     mechanism: str
-    undo: dict[str, Any]
+    undo: SerializeAsAny[UndoRecord]
     state: State = "applying"
     peer: str | None = None
-    applied_at: float = field(default_factory=time.time)
+    applied_at: float = Field(default_factory=time.time)
     expires_at: float = 0.0
     reverted_at: float | None = None
-    owner_pid: int = field(default_factory=os.getpid)
+    owner_pid: int = Field(default_factory=os.getpid)
     note: str = ""
 
+    @field_validator("undo", mode="before")
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Entry":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def typed_record(cls, value: Any) -> Any:
+        """A record as read from the file becomes the model its `kind` names."""
+        return RECORDS.validate_python(value) if isinstance(value, dict) else value
 
 
 class Journal:
@@ -91,12 +105,12 @@ class Journal:
     def update(self, entry_id: str, **changes: Any) -> Entry:
         with self._locked():
             entries = self._read()
-            for entry in entries:
+            for n, entry in enumerate(entries):
                 if entry.id == entry_id:
-                    for name, value in changes.items():
-                        setattr(entry, name, value)
+                    changed = entry.model_copy(update=changes)
+                    entries[n] = changed
                     self._write(entries)
-                    return entry
+                    return changed
         raise KeyError(entry_id)
 
     def mark_reverted(self, entry_id: str, note: str = "") -> None:
@@ -128,11 +142,26 @@ class Journal:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return []
-        return [Entry.from_json(e) for e in data.get("entries", [])]
+        if data.get("format") != FORMAT:
+            left = [e for e in data.get("entries", []) if e.get("state") != "reverted"]
+            if not left:
+                return []  # nothing to undo: history in the old format is simply dropped
+            raise JournalFormatError(
+                f"{self.path} was written by an earlier version of failwhale (format "
+                f"{data.get('format', 1)}, untyped undo records) and still lists {len(left)} "
+                "faults to undo, which this version does not read: undo them with that "
+                "version's `failwhale chaos sweep`, or remove the file and sweep again (the "
+                "docker sweep's scan finds what a run left without a journal)"
+            )
+        return [Entry.model_validate(e) for e in data.get("entries", [])]
 
     def _write(self, entries: list[Entry]) -> None:
         # Written aside and renamed: a runner killed mid-write leaves the previous journal whole.
         tmp = self.path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-        payload = {"origin": self.origin, "entries": [asdict(e) for e in entries]}
+        payload = {
+            "format": FORMAT,
+            "origin": self.origin,
+            "entries": [e.model_dump(mode="json") for e in entries],
+        }
         tmp.write_text(json.dumps(payload, indent=2))
         os.replace(tmp, self.path)

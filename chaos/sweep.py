@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from docker.models.containers import Container
 
-from chaos.backends.docker.faults import CPU_ALL, CPU_KILL, ensure_running
+from chaos.backends.base import undo_pending
 from chaos.backends.docker.helpers import MARKER_PREFIX
+from chaos.backends.docker.records import CPU_ALL, CPU_KILL, ensure_running
 from chaos.backends.hook import HookError
 from chaos.backends.local import processes as proc
 from services.common.auth import SERVICE_HEADER
@@ -23,20 +24,8 @@ if TYPE_CHECKING:
     from chaos.backends.local.driver import LocalBackend
 
 
-def sweep_journal(backend: "DockerBackend | LocalBackend") -> list[str]:
-    done = []
-    for entry in backend.journal.pending():
-        try:
-            done.append(f"{entry.id}: {backend.undo(entry.undo)}")
-        except Exception as exc:  # the scan that follows gets another go at it
-            done.append(f"{entry.id}: undo failed ({exc!r}); left to the scan")
-        backend.journal.mark_reverted(entry.id, "swept")
-    backend.journal.forget_reverted()
-    return done
-
-
 def sweep_docker(backend: "DockerBackend") -> list[str]:
-    done = sweep_journal(backend)
+    done = undo_pending(backend)
     for helper in backend.helpers.leftovers():
         helper.remove(force=True)
         done.append(f"helper container {helper.name} removed")
@@ -82,7 +71,7 @@ def _clean_namespace(backend: "DockerBackend", name: str, container: Container) 
 
 
 def sweep_local(backend: "LocalBackend") -> list[str]:
-    done = sweep_journal(backend)
+    done = undo_pending(backend)
     for loop in _busy_loops():
         os.kill(loop, signal.SIGKILL)
         done.append(f"busy loop {loop} killed")

@@ -1,24 +1,38 @@
-"""Backends that apply faults: `docker` (a compose project's containers) and `local` (the
-services as local processes). The runner gets one from `backend_for`."""
+"""Backends that apply faults, one package per engine: `docker` (a compose project's containers)
+and `local` (the services as local processes). The runner gets one from `backend_for`; a dead-man
+timer or a sweep rebuilds the one that wrote a journal with `backend_from_journal`.
 
+An engine is one entry in `ENGINES`: its driver module (an `Engine`: `open_backend`, `reopen`),
+imported only when that engine is asked for, so one engine's dependencies never load another's.
+"""
+
+from __future__ import annotations
+
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from chaos.backends.base import AppliedFault, Backend, Fault, FaultError, NotApplied
-from chaos.journal import Journal
-from stack.local import LocalStack
+from chaos.backends.base import Engine, FaultError, Where
 
-BACKENDS = ("docker", "local")
-DEFAULT_WORKDIR = Path(__file__).resolve().parents[2] / ".local"
+if TYPE_CHECKING:
+    from chaos.backends.base import Backend
+    from chaos.journal import Journal
+    from stack.local import LocalStack
 
-__all__ = [
-    "BACKENDS",
-    "AppliedFault",
-    "Backend",
-    "Fault",
-    "FaultError",
-    "NotApplied",
-    "backend_for",
-]
+ENGINES: dict[str, str] = {
+    "docker": "chaos.backends.docker.driver",
+    "local": "chaos.backends.local.driver",
+    "swarm": "chaos.backends.swarm.driver",
+}
+BACKENDS = tuple(ENGINES)
+
+__all__ = ["BACKENDS", "ENGINES", "backend_for", "backend_from_journal", "engine"]
+
+
+def engine(name: str) -> Engine:
+    if name not in ENGINES:
+        raise FaultError(f"no backend {name!r}: choose one of {', '.join(ENGINES)}")
+    return cast(Engine, importlib.import_module(ENGINES[name]))
 
 
 def backend_for(
@@ -33,19 +47,9 @@ def backend_for(
     `local`: `stack` if given, else the stack `failwhale up --backend local` left in `workdir`
     (default .local). The journal goes to `journal_dir` (default .local/chaos, or the local
     stack's workdir/chaos). Raises FaultError when the backend cannot be used at all."""
-    if name == "docker":
-        from chaos.backends.docker.driver import DockerBackend, default_project
+    return engine(name).open_backend(Where(project, workdir, stack, journal_dir))
 
-        scope = project or default_project()
-        return DockerBackend(scope, Journal.for_scope("docker", scope, journal_dir))
-    if name == "local":
-        from chaos.backends.local.driver import LocalBackend
 
-        journal = None
-        if journal_dir is not None:
-            where = stack.workdir if stack is not None else workdir or DEFAULT_WORKDIR
-            journal = Journal.for_scope("local", str(where.resolve()), journal_dir)
-        if stack is not None:
-            return LocalBackend(stack, journal)
-        return LocalBackend.from_workdir(workdir or DEFAULT_WORKDIR, journal)
-    raise FaultError(f"no backend {name!r}: choose one of {', '.join(BACKENDS)}")
+def backend_from_journal(journal: Journal) -> Backend:
+    """The backend that wrote the journal (its origin names the engine and the scope)."""
+    return engine(journal.origin.get("backend", "")).reopen(journal)

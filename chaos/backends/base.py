@@ -1,15 +1,19 @@
 """What every backend offers the runner: refuse what it cannot do before the run (`check`), apply a
 fault and hand back an `AppliedFault` that can show it took effect (`verify`) and undo it
-(`revert`), and undo whatever a killed runner left (`sweep`)."""
+(`revert`), and undo whatever a killed runner left (`sweep`, and `undo` of one journal record).
+An engine's driver module offers `open_backend(where)` and `reopen(journal)` (`Engine`)."""
+
+from __future__ import annotations
 
 import contextlib
 import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from chaos.journal import Journal
 from chaos.observation import FaultWindow
 from chaos.scenario import (
     Cpu,
@@ -25,6 +29,11 @@ from chaos.scenario import (
     Scale,
     Stop,
 )
+
+if TYPE_CHECKING:
+    from chaos.journal import Journal
+    from chaos.undo import UndoRecord
+    from stack.local import LocalStack
 
 Fault = (
     Kill | Stop | Pause | Restart | Latency | Loss | Partition | HttpErrors | Cpu | Scale
@@ -163,3 +172,44 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def undo(self, record: UndoRecord) -> str:
+        """Undo one journal record of this engine's kinds; says what it did."""
+        ...
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an engine finds the stack it breaks: a compose or swarm project (`project`), a
+    local stack (`stack`, or the one left in `workdir`); and where its journal goes."""
+
+    project: str | None = None
+    workdir: Path | None = None
+    stack: LocalStack | None = None
+    journal_dir: Path | None = None
+
+
+class Engine(Protocol):
+    """What an engine's driver module offers the registry (`chaos.backends.ENGINES`)."""
+
+    def open_backend(self, where: Where) -> Backend:
+        """The backend for that stack; FaultError when it cannot be used at all."""
+        ...
+
+    def reopen(self, journal: Journal) -> Backend:
+        """The backend that wrote `journal`, from the origin the journal names."""
+        ...
+
+
+def undo_pending(backend: Backend) -> list[str]:
+    """Undo what the backend's journal says is still applied (a sweep's first step), then
+    forget it; one line per entry."""
+    done = []
+    for entry in backend.journal.pending():
+        try:
+            done.append(f"{entry.id}: {backend.undo(entry.undo)}")
+        except Exception as exc:  # a scan that follows gets another go at it
+            done.append(f"{entry.id}: undo failed ({exc!r}); left to the scan")
+        backend.journal.mark_reverted(entry.id, "swept")
+    backend.journal.forget_reverted()
+    return done

@@ -10,8 +10,9 @@ itself even if the runner dies.
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from chaos.undo import UndoRecord
 from services.common.fault_hook import MAX_DURATION_S
 
 
@@ -96,3 +97,22 @@ def merge(parts: list[HookPart], duration_s: float) -> dict[str, Any]:
         "blackhole_callers": callers,
         "duration_s": round(min(max(duration_s, 0.001), MAX_DURATION_S), 3),
     }
+
+
+class ClearHookPlans(UndoRecord):
+    """Undo of a hook fault, on any engine: clear the plan of each service (whoever applied the
+    other parts of a merged plan is gone when this runs from a journal)."""
+
+    kind: Literal["hook-plans"] = "hook-plans"
+    services: tuple[str, ...]
+
+    def undo(self, hooks: HookPlans) -> str:
+        failed = []
+        for service in self.services:
+            try:
+                hooks.clear(service)
+            except HookError as exc:
+                failed.append(f"{service}: {exc}")
+        if failed:
+            return "fault hook not cleared on " + "; ".join(failed)
+        return f"fault hook cleared on {', '.join(self.services)}"

@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from chaos.backends.base import NotApplied
+from chaos.backends.hook import ClearHookPlans
 from chaos.backends.local import processes as proc
 from chaos.backends.local.driver import LocalBackend
+from chaos.backends.local.records import BusyLoopsEnded
 from chaos.journal import Journal
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
 from stack.layout import free_layout
@@ -160,7 +162,9 @@ def test_partition_blackholes_the_gateway_at_timeline_1(backend: LocalBackend) -
 def test_cpu_busy_loops_burn_cpu_until_revert(backend: LocalBackend) -> None:
     fault = backend.apply(Cpu(fault="cpu", target="trends", at_s=0, duration_s=LONG, workers=2))
     ok, evidence = fault.verify()
-    pids = [pid for pid, _ in backend.journal.get(fault.id).undo["pids"]]  # type: ignore[union-attr]
+    entry = backend.journal.get(fault.id)
+    assert entry is not None and isinstance(entry.undo, BusyLoopsEnded)
+    pids = [pid for pid, _ in entry.undo.pids]
     fault.revert()
     assert ok, evidence
     assert len(pids) == 2
@@ -217,7 +221,7 @@ def test_the_journal_holds_each_fault_from_before_apply_until_reverted(
     )
     entry = backend.journal.get(fault.id)
     assert entry is not None and entry.state == "applied"
-    assert entry.undo == {"action": "clear-hook", "services": ["users"]}
+    assert entry.undo == ClearHookPlans(services=("users",))
     fault.revert()
     fault.revert()  # idempotent
     entry = backend.journal.get(fault.id)
@@ -228,6 +232,7 @@ SCRIPT = """
 import sys, time
 from pathlib import Path
 from chaos.backends.local.driver import LocalBackend
+from chaos.backends.local.records import BusyLoopsEnded
 from chaos.journal import Journal
 from chaos.scenario import Cpu, HttpErrors, Pause
 workdir = Path(sys.argv[1])
@@ -273,6 +278,7 @@ DIES_MID_PAUSE = """
 import sys, time
 from pathlib import Path
 from chaos.backends.local.driver import LocalBackend
+from chaos.backends.local.records import BusyLoopsEnded
 from chaos.journal import Journal
 from chaos.scenario import Pause
 workdir = Path(sys.argv[1])

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from chaos import deadman
+from chaos.backends.docker.records import ContainerRunning
 from chaos.journal import Entry
 
 NOW = 1_000_000.0
@@ -20,8 +21,15 @@ def grace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def entry(state: str, owner: int, expires_at: float) -> Entry:
     return Entry(
-        "f", "pause", "redis", "docker", {}, state=state, owner_pid=owner, expires_at=expires_at
-    )  # type: ignore[arg-type]
+        id="f",
+        kind="pause",
+        target="redis",
+        mechanism="docker",
+        undo=ContainerRunning(container="c1", paused=True),
+        state=state,
+        owner_pid=owner,
+        expires_at=expires_at,
+    )
 
 
 def dead_pid() -> int:

@@ -11,6 +11,7 @@ from docker.errors import NotFound
 from chaos.backends import backend_for
 from chaos.backends.base import FaultError
 from chaos.backends.docker.driver import DockerBackend
+from chaos.backends.docker.records import ContainerRunning
 from chaos.backends.hook import HookError, HookPart, HookPlans
 from chaos.backends.local.driver import LocalBackend
 from chaos.journal import Journal
@@ -174,7 +175,8 @@ class FakeContainer:
         # The journal must say what is being done, and how to undo it, before it is done.
         assert self.journal is not None
         [entry] = self.journal.pending()
-        assert entry.state == "applying" and entry.undo["container"] == self.id
+        assert entry.state == "applying"
+        assert isinstance(entry.undo, ContainerRunning) and entry.undo.container == self.id
         self.actions.append(action)
         self.status = self.attrs["State"]["Status"] = status
 
@@ -257,11 +259,11 @@ def test_docker_refuses_network_faults_without_the_helper_image(
 
 
 @pytest.mark.parametrize(
-    ("spec", "action", "undo"),
+    ("spec", "action", "paused"),
     [
-        (Kill(fault="kill", target="posts", at_s=0, duration_s=5), "kill", "ensure-running"),
-        (Stop(fault="stop", target="posts", at_s=0, duration_s=5), "stop", "ensure-running"),
-        (Pause(fault="pause", target="posts", at_s=0, duration_s=5), "pause", "unpause"),
+        (Kill(fault="kill", target="posts", at_s=0, duration_s=5), "kill", False),
+        (Stop(fault="stop", target="posts", at_s=0, duration_s=5), "stop", False),
+        (Pause(fault="pause", target="posts", at_s=0, duration_s=5), "pause", True),
     ],
     ids=["kill", "stop", "pause"],
 )
@@ -270,7 +272,7 @@ def test_a_container_fault_is_journaled_before_docker_is_asked(
     monkeypatch: pytest.MonkeyPatch,
     spec: Any,
     action: str,
-    undo: str,
+    paused: bool,
 ) -> None:
     monkeypatch.setenv("FAILWHALE_CHAOS_DEADMAN", "off")
     posts = docker_backend.container("posts")
@@ -279,4 +281,5 @@ def test_a_container_fault_is_journaled_before_docker_is_asked(
     assert posts.actions == [action]
     assert fault.verify()[0]
     [entry] = docker_backend.journal.entries()
-    assert (entry.state, entry.undo["action"], entry.mechanism) == ("applied", undo, "docker")
+    assert (entry.state, entry.mechanism) == ("applied", "docker")
+    assert entry.undo == ContainerRunning(container="ours-posts", paused=paused)

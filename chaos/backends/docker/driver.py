@@ -12,11 +12,12 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from chaos import deadman
-from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, fault_id
+from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.docker import faults as docker_faults
 from chaos.backends.docker import network as docker_net
 from chaos.backends.docker.helpers import Helpers
-from chaos.backends.hook import HookError, HookPlans
+from chaos.backends.docker.records import DockerRecord
+from chaos.backends.hook import ClearHookPlans, HookError, HookPlans
 from chaos.journal import Journal
 from chaos.scenario import (
     SERVICES,
@@ -31,6 +32,7 @@ from chaos.scenario import (
     Stop,
     single_host_refusal,
 )
+from chaos.undo import UndoRecord
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from services.common.settings import DEFAULT_INTERNAL_PORT
 
@@ -75,6 +77,15 @@ print(data.decode())
 
 def default_project() -> str:
     return os.environ.get("COMPOSE_PROJECT_NAME") or "failwhale"
+
+
+def open_backend(where: Where) -> "DockerBackend":
+    scope = where.project or default_project()
+    return DockerBackend(scope, Journal.for_scope("docker", scope, where.journal_dir))
+
+
+def reopen(journal: Journal) -> "DockerBackend":
+    return DockerBackend(journal.origin["scope"], journal)
 
 
 class DockerBackend:
@@ -289,5 +300,9 @@ class DockerBackend:
         except ValueError:
             return int(lines[0]), "\n".join(lines[1:])
 
-    def undo(self, undo: dict[str, Any]) -> str:
-        return docker_faults.undo(self, undo)
+    def undo(self, record: UndoRecord) -> str:
+        if isinstance(record, ClearHookPlans):
+            return record.undo(self.hooks)
+        if isinstance(record, DockerRecord):
+            return record.undo(self)
+        return f"{record.kind} is no docker record: left alone"

@@ -3,13 +3,14 @@ the fault hook, and CPU load; and the undo of every journal entry the docker bac
 
 import shlex
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from docker.errors import APIError, NotFound
+from docker.errors import APIError
 from docker.models.containers import Container
 
 from chaos.backends.base import AppliedFault, NotApplied
-from chaos.backends.hook import HookError, HookPart
+from chaos.backends.docker.records import CPU_PIDFILE, BusyLoopsIn, ContainerRunning
+from chaos.backends.hook import ClearHookPlans, HookError, HookPart
 from chaos.journal import Entry
 from chaos.scenario import Cpu, HttpErrors, Kill, Pause, Restart, Stop
 
@@ -17,15 +18,7 @@ if TYPE_CHECKING:
     from chaos.backends.docker.driver import DockerBackend
 
 STOP_TIMEOUT_S = 10
-CPU_PIDFILE = "/tmp/failwhale-chaos-cpu-{id}.pids"
 BUSY = "echo $$ >> {pidfile}; while :; do :; done"
-# Kills only processes that still are our busy loops (a pid in a stale file may be reused).
-CPU_KILL = (
-    'for f in {files}; do [ -e "$f" ] || continue; for p in $(cat "$f"); do '
-    'grep -q "while :" /proc/$p/cmdline 2>/dev/null && kill -9 $p && echo killed $p; done; '
-    'rm -f "$f"; done; true'
-)
-CPU_ALL = "/tmp/failwhale-chaos-cpu-*.pids"
 
 
 def apply_state(
@@ -37,11 +30,15 @@ def apply_state(
         reason = f"{spec.target} is {container.status}, not running"
         return NotApplied(spec, fid, "docker", backend.journal, reason)
     was_started = container.attrs["State"]["StartedAt"]
-    action = "unpause" if isinstance(spec, Pause) else "ensure-running"
-    undo = {"action": action, "container": container.id}
+    undo = ContainerRunning(container=container.id, paused=isinstance(spec, Pause))
     backend.journal.record(
         Entry(
-            fid, spec.fault, spec.target, "docker", undo, expires_at=time.time() + spec.duration_s
+            id=fid,
+            kind=spec.fault,
+            target=spec.target,
+            mechanism="docker",
+            undo=undo,
+            expires_at=time.time() + spec.duration_s,
         )
     )
     try:
@@ -57,7 +54,7 @@ def apply_state(
         backend.journal.mark_reverted(fid, f"refused: {exc}")
         return NotApplied(spec, fid, "docker", backend.journal, f"docker refused: {exc}")
     backend.journal.update(fid, state="applied")
-    fault = ContainerState(spec, fid, backend, container, was_started)
+    fault = ContainerState(spec, fid, backend, container, was_started, undo)
     fault.apply_s = time.monotonic() - began
     return fault
 
@@ -76,9 +73,11 @@ class ContainerState(AppliedFault):
         backend: "DockerBackend",
         container: Container,
         was_started: str,
+        undo: ContainerRunning,
     ) -> None:
         super().__init__(spec, fid, "docker", backend.journal)
         self.backend, self.container, self.was_started = backend, container, was_started
+        self.undo = undo
 
     def _verify(self) -> tuple[bool, str]:
         self.container.reload()
@@ -96,12 +95,7 @@ class ContainerState(AppliedFault):
         return ok, f"{self.target} container is {status}{detail}"
 
     def _revert(self) -> str:
-        return self.backend.undo(
-            {
-                "action": "unpause" if isinstance(self.spec, Pause) else "ensure-running",
-                "container": self.container.id,
-            }
-        )
+        return self.undo.undo(self.backend)
 
 
 # -- injected errors ---------------------------------------------------------------------------
@@ -109,14 +103,13 @@ class ContainerState(AppliedFault):
 
 def apply_errors(backend: "DockerBackend", spec: HttpErrors, fid: str) -> AppliedFault:
     began = time.monotonic()
-    undo = {"action": "clear-hook", "services": [spec.target]}
     backend.journal.record(
         Entry(
-            fid,
-            spec.fault,
-            spec.target,
-            "fault-hook",
-            undo,
+            id=fid,
+            kind=spec.fault,
+            target=spec.target,
+            mechanism="fault-hook",
+            undo=ClearHookPlans(services=(spec.target,)),
             expires_at=time.time() + spec.duration_s,
         )
     )
@@ -158,9 +151,16 @@ def apply_cpu(backend: "DockerBackend", spec: Cpu, fid: str) -> AppliedFault:
     began = time.monotonic()
     container = backend.container(spec.target)
     pidfile = CPU_PIDFILE.format(id=fid)
-    undo = {"action": "cpu", "container": container.id, "pidfile": pidfile}
+    undo = BusyLoopsIn(container=container.id, pidfile=pidfile)
     backend.journal.record(
-        Entry(fid, "cpu", spec.target, "busy-loop", undo, expires_at=time.time() + spec.duration_s)
+        Entry(
+            id=fid,
+            kind="cpu",
+            target=spec.target,
+            mechanism="busy-loop",
+            undo=undo,
+            expires_at=time.time() + spec.duration_s,
+        )
     )
     # `timeout` ends each loop after the duration even if the runner dies; the launcher waits
     # for them so that they are reaped (the service is PID 1 and reaps nobody).
@@ -174,7 +174,7 @@ def apply_cpu(backend: "DockerBackend", spec: Cpu, fid: str) -> AppliedFault:
         backend.journal.mark_reverted(fid, str(exc))
         return NotApplied(spec, fid, "busy-loop", backend.journal, f"docker exec refused: {exc}")
     backend.journal.update(fid, state="applied")
-    fault = BusyLoops(spec, fid, backend, container, pidfile)
+    fault = BusyLoops(spec, fid, backend, container, undo)
     fault.apply_s = time.monotonic() - began
     return fault
 
@@ -184,10 +184,11 @@ class BusyLoops(AppliedFault):
     service for the CPU it is allowed."""
 
     def __init__(
-        self, spec: Cpu, fid: str, backend: "DockerBackend", container: Container, pidfile: str
+        self, spec: Cpu, fid: str, backend: "DockerBackend", container: Container, undo: BusyLoopsIn
     ) -> None:
         super().__init__(spec, fid, "busy-loop", backend.journal)
-        self.backend, self.container, self.pidfile = backend, container, pidfile
+        self.backend, self.container, self.undo = backend, container, undo
+        self.pidfile = undo.pidfile
 
     def _verify(self) -> tuple[bool, str]:
         assert isinstance(self.spec, Cpu)
@@ -204,9 +205,7 @@ class BusyLoops(AppliedFault):
         return ok, f"{len(burning)}/{self.spec.workers} busy loops burning CPU in {self.target}"
 
     def _revert(self) -> str:
-        return self.backend.undo(
-            {"action": "cpu", "container": self.container.id, "pidfile": self.pidfile}
-        )
+        return self.undo.undo(self.backend)
 
 
 def _ticks(text: str) -> dict[str, int]:
@@ -216,46 +215,3 @@ def _ticks(text: str) -> dict[str, int]:
         if len(parts) == 3:
             found[parts[0]] = int(parts[1]) + int(parts[2])
     return found
-
-
-# -- undo (revert and sweep) -------------------------------------------------------------------
-
-
-def undo(backend: "DockerBackend", undo: dict[str, Any]) -> str:
-    action = undo.get("action")
-    if action == "clear-hook":
-        for service in undo["services"]:
-            try:
-                backend.hooks.clear(service)
-            except HookError as exc:
-                return f"fault hook not cleared: {exc}"
-        return f"fault hook cleared on {', '.join(undo['services'])}"
-    if action == "net":
-        from chaos.backends.docker.network import undo_network
-
-        return undo_network(backend, undo)
-    container = backend.owned(str(undo.get("container")))
-    if container is None:
-        return "container gone or not ours: nothing to undo"
-    if action == "cpu":
-        if container.status != "running":
-            return f"{container.name} is {container.status}: its busy loops are gone"
-        container.exec_run(["sh", "-c", CPU_KILL.format(files=undo["pidfile"])])
-        return f"busy loops ended in {container.name}"
-    return ensure_running(backend, container)
-
-
-def ensure_running(backend: "DockerBackend", container: Container) -> str:
-    container.reload()
-    was = container.status
-    try:
-        if was == "paused":
-            container.unpause()
-        elif was != "running":
-            container.start()
-    except (APIError, NotFound) as exc:
-        return f"could not start {container.name} ({was}): {exc}"
-    ready, waited = backend.wait_ready(container)
-    return f"{container.name} was {was}, now running; " + (
-        f"ready after {waited:.1f} s" if ready else f"NOT ready after {waited:.0f} s"
-    )

@@ -13,6 +13,7 @@ from docker.models.containers import Container
 
 from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.docker.helpers import MARKER_PREFIX, HelperError
+from chaos.backends.docker.records import NetworkRules
 from chaos.journal import Entry
 from chaos.network.plans import latency_plan, loss_plan, partition_plan
 from chaos.scenario import Latency, Loss, Partition
@@ -48,21 +49,20 @@ def apply_network(
     else:
         peer = backend.container(spec.peer)
         mechanism, plan = "iptables", partition_plan(backend.address(peer), marker)
-    undo = {
-        "action": "net",
-        "container": target.id,
-        "marker": marker,
-        "holder": holder,
-        "prober": prober,
-        "qdisc": bool(plan.get("qdisc")),
-    }
+    undo = NetworkRules(
+        container=target.id,
+        marker=marker,
+        holder=holder,
+        prober=prober,
+        qdisc=bool(plan.get("qdisc")),
+    )
     backend.journal.record(
         Entry(
-            fid,
-            spec.fault,
-            spec.target,
-            mechanism,
-            undo,
+            id=fid,
+            kind=spec.fault,
+            target=spec.target,
+            mechanism=mechanism,
+            undo=undo,
             peer=spec.peer if isinstance(spec, Partition) else None,
             expires_at=time.time() + spec.duration_s,
         )
@@ -79,7 +79,7 @@ def apply_network(
         )
     except (HelperError, APIError) as exc:
         reason = f"{mechanism} could not be applied: {exc}"
-        undo_network(backend, undo)
+        undo.undo(backend)
         backend.journal.mark_reverted(fid, reason)
         return NotApplied(spec, fid, mechanism, backend.journal, reason)
     backend.journal.update(fid, state="applied")
@@ -116,7 +116,7 @@ class NetworkFault(AppliedFault):
         backend: "DockerBackend",
         helper: Container,
         plan: dict[str, Any],
-        undo: dict[str, Any],
+        undo: NetworkRules,
         probe: Probe | None,
         peer: Container | None,
     ) -> None:
@@ -126,7 +126,7 @@ class NetworkFault(AppliedFault):
 
     def _verify(self) -> tuple[bool, str]:
         shown = self.backend.helpers.exec(
-            self.helper, {"command": "show", "marker": self.undo["marker"]}
+            self.helper, {"command": "show", "marker": self.undo.marker}
         )
         rules = shown["rules"]
         in_place = len(rules) == len(self.plan["rules"])
@@ -174,7 +174,7 @@ class NetworkFault(AppliedFault):
         times = self.backend.helpers.probe(self.id, self.backend.network(target), probe)
         hurt = sum(1 for t in times if t is None or t >= SLOW_MS)
         shown = self.backend.helpers.exec(
-            self.helper, {"command": "show", "marker": self.undo["marker"]}
+            self.helper, {"command": "show", "marker": self.undo.marker}
         )
         dropped = sum(r["packets"] for r in shown["rules"])
         return (
@@ -183,30 +183,4 @@ class NetworkFault(AppliedFault):
         )
 
     def _revert(self) -> str:
-        return undo_network(self.backend, self.undo)
-
-
-def undo_network(backend: "DockerBackend", undo: dict[str, Any]) -> str:
-    """Stop the holder (it undoes its rules on SIGTERM), drop the prober, and if the holder left
-    no clean report (killed, gone), clean the target's namespace by the fault's marker."""
-    if undo.get("prober"):
-        backend.helpers.remove(str(undo["prober"]))
-    report = backend.helpers.release(str(undo["holder"]))
-    if report is not None and not report.get("failures"):
-        relay = report["reverted"]
-        through = (
-            f"; the relay carried {relay['connections']} connections"
-            if "connections" in relay
-            else ""
-        )
-        return f"rules removed by the helper{through}"
-    target = backend.owned(str(undo["container"]))
-    if target is None or target.status not in ("running", "paused"):
-        return "the target's namespace is gone with its container: nothing left"
-    cleanup = {
-        "command": "cleanup",
-        "marker_prefix": undo["marker"],
-        "qdisc_kinds": ["netem"] if undo.get("qdisc") else [],
-    }
-    done = backend.helpers.once(str(undo["marker"]).split(":")[-1], target, cleanup)
-    return f"cleaned by marker: {len(done['removed'])} removed, failures: {done['failures']}"
+        return self.undo.undo(self.backend)

@@ -3,7 +3,6 @@ and restart are signals to a service's process group; latency, injected errors a
 through the services' fault hook; CPU load is busy-loop processes. The network of local
 processes cannot be shaped, so packet loss is refused, and so is any hook fault on Redis."""
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -12,10 +11,11 @@ from typing import Any
 import httpx
 
 from chaos import deadman
-from chaos.backends.base import AppliedFault, Fault, NotApplied, fault_id
-from chaos.backends.hook import HookError, HookPart, HookPlans
+from chaos.backends.base import AppliedFault, Fault, NotApplied, Where, fault_id
+from chaos.backends.hook import ClearHookPlans, HookError, HookPart, HookPlans
 from chaos.backends.local import faults
 from chaos.backends.local import processes as proc
+from chaos.backends.local.records import BusyLoopsEnded, GroupResumed, ServiceRunning
 from chaos.journal import Entry, Journal
 from chaos.scenario import (
     Cpu,
@@ -29,12 +29,28 @@ from chaos.scenario import (
     Stop,
     single_host_refusal,
 )
+from chaos.undo import UndoRecord
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from stack.layout import LocalLayout
 from stack.local import LocalStack
 
 READY_TIMEOUT_S = 30.0
 CALLER = "failwhale-chaos"
+DEFAULT_WORKDIR = Path(__file__).resolve().parents[3] / ".local"
+
+
+def open_backend(where: Where) -> "LocalBackend":
+    journal = None
+    if where.journal_dir is not None:
+        home = where.stack.workdir if where.stack is not None else where.workdir or DEFAULT_WORKDIR
+        journal = Journal.for_scope("local", str(home.resolve()), where.journal_dir)
+    if where.stack is not None:
+        return LocalBackend(where.stack, journal)
+    return LocalBackend.from_workdir(where.workdir or DEFAULT_WORKDIR, journal)
+
+
+def reopen(journal: Journal) -> "LocalBackend":
+    return LocalBackend.from_workdir(Path(journal.origin["scope"]), journal)
 
 
 class LocalBackend:
@@ -188,28 +204,14 @@ class LocalBackend:
         with self._lock:
             self.stack.send_signal(service, signal.SIGKILL)
 
-    def undo(self, undo: dict[str, Any]) -> str:
-        action = undo.get("action")
-        if action == "start":
-            return self.start(str(undo["service"]))
-        if action == "resume":
-            pid, start = int(undo["pid"]), undo.get("starttime")
-            if not proc.same_process(pid, start):
-                return f"pid {pid} is gone: nothing to resume"
-            os.killpg(pid, signal.SIGCONT)
-            return f"SIGCONT to process group {pid}"
-        if action == "clear-hook":
-            for service in undo["services"]:
-                self.hooks.clear(str(service))
-            return f"fault hook cleared on {', '.join(undo['services'])}"
-        if action == "kill-pids":
-            killed = []
-            for pid, start in undo["pids"]:
-                if proc.same_process(pid, start):
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(str(pid))
-            return f"killed busy loops {', '.join(killed) or '(none left)'}"
-        return f"unknown undo {undo!r}"
+    def undo(self, record: UndoRecord) -> str:
+        if isinstance(record, ClearHookPlans):
+            return record.undo(self.hooks)
+        if isinstance(record, ServiceRunning):
+            return record.undo(self)
+        if isinstance(record, GroupResumed | BusyLoopsEnded):
+            return record.undo()
+        return f"{record.kind} is no local record: left alone"
 
     # -- the fault hook ----------------------------------------------------------------------
 

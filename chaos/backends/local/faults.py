@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import httpx
 
 from chaos.backends.base import AppliedFault, NotApplied
-from chaos.backends.hook import HookError, HookPart
+from chaos.backends.hook import ClearHookPlans, HookError, HookPart
 from chaos.backends.local import processes as proc
+from chaos.backends.local.records import BusyLoopsEnded, GroupResumed, ServiceRunning
 from chaos.journal import Entry
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Partition, Pause, Restart, Stop
 
@@ -32,12 +33,20 @@ def apply_signal(
         return NotApplied(spec, fid, "signal", backend.journal, f"{name} is not running")
     start = proc.starttime(pid)
     backend.remember_env(name, pid)
+    undo: GroupResumed | ServiceRunning
     if isinstance(spec, Pause):
-        undo = {"action": "resume", "pid": pid, "starttime": start}
+        undo = GroupResumed(pid=pid, starttime=start)
     else:
-        undo = {"action": "start", "service": name}
+        undo = ServiceRunning(service=name)
     backend.record(
-        Entry(fid, spec.fault, name, "signal", undo, expires_at=time.time() + spec.duration_s)
+        Entry(
+            id=fid,
+            kind=spec.fault,
+            target=name,
+            mechanism="signal",
+            undo=undo,
+            expires_at=time.time() + spec.duration_s,
+        )
     )
     fault: AppliedFault
     try:
@@ -102,7 +111,7 @@ class Frozen(AppliedFault):
         return False, f"{self.target} (pid {self.pid}) is in state {proc.state(self.pid)}, not T"
 
     def _revert(self) -> str:
-        done = self.backend.undo({"action": "resume", "pid": self.pid, "starttime": self.start})
+        done = GroupResumed(pid=self.pid, starttime=self.start).undo()
         running = proc.wait_until(lambda: proc.state(self.pid) not in ("T", None), 2.0)
         return f"{done}; state {proc.state(self.pid)}" + ("" if running else " (still stopped)")
 
@@ -124,15 +133,14 @@ def apply_hook(
         parts[spec.target] = HookPart(blackhole_callers=(spec.peer,), duration_s=spec.duration_s)
         parts[spec.peer] = HookPart(blackhole_callers=(spec.target,), duration_s=spec.duration_s)
     baseline = _probe_ms(backend, spec.target, samples=3) if isinstance(spec, Latency) else []
-    undo = {"action": "clear-hook", "services": sorted(parts)}
     peer = spec.peer if isinstance(spec, Partition) else None
     backend.record(
         Entry(
-            fid,
-            spec.fault,
-            spec.target,
-            "fault-hook",
-            undo,
+            id=fid,
+            kind=spec.fault,
+            target=spec.target,
+            mechanism="fault-hook",
+            undo=ClearHookPlans(services=tuple(sorted(parts))),
             peer=peer,
             expires_at=time.time() + spec.duration_s,
         )
@@ -243,17 +251,17 @@ def _is_held(backend: "LocalBackend", service: str, caller: str) -> bool:
 def apply_cpu(backend: "LocalBackend", spec: Cpu, fid: str) -> AppliedFault:
     began = time.monotonic()
     entry = Entry(
-        fid,
-        "cpu",
-        spec.target,
-        "busy-loop",
-        {"action": "kill-pids", "pids": []},
+        id=fid,
+        kind="cpu",
+        target=spec.target,
+        mechanism="busy-loop",
+        undo=BusyLoopsEnded(),
         expires_at=time.time() + spec.duration_s,
     )
     backend.record(entry)
     loops = proc.spawn_busy_loops(spec.workers, spec.duration_s, fid)
-    pids = [[p.pid, proc.starttime(p.pid)] for p in loops]
-    backend.journal.update(fid, state="applied", undo={"action": "kill-pids", "pids": pids})
+    pids = tuple((p.pid, proc.starttime(p.pid)) for p in loops)
+    backend.journal.update(fid, state="applied", undo=BusyLoopsEnded(pids=pids))
     fault = Busy(spec, fid, backend, loops)
     fault.apply_s = time.monotonic() - began
     return fault
