@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from services.common.instance import instance_name
 from services.common.redis_store import REDIS_OUTAGES
 from services.gateway.deps import GatewayDep
 from services.gateway.discovery import ReplicaDiscovery
@@ -40,6 +41,9 @@ class DiscoveryStatus(BaseModel):
 
 class Status(BaseModel):
     service: str
+    # Which replica answered (`service@host:pid`): replicas share the service's name, and each
+    # answers for itself (its breakers, its outbox drainers' roles).
+    instance: str
     resilience: Literal["on", "off"]
     window_s: float
     dependencies: list[DependencyStatus]
@@ -81,6 +85,7 @@ async def status(request: Request, gateway: GatewayDep) -> Status:
     settings = request.app.state.settings
     return Status(
         service=settings.service_name,
+        instance=instance_name(settings.service_name),
         resilience=settings.resilience,
         window_s=backends.users.outcomes.window_s,
         dependencies=dependencies,

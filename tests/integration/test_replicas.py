@@ -180,7 +180,9 @@ def test_two_gateways_deliver_each_outbox_entry_once_and_one_of_them_leads(
 ) -> None:
     author = sign_up(api)
     gateways = (layout.gateway_url, second.gateway)
-    drainers = [httpx.get(url + "/v1/status").json()["outbox_drainers"] for url in gateways]
+    status = [httpx.get(url + "/v1/status").json() for url in gateways]
+    assert len({s["instance"] for s in status}) == 2  # each replica answers for itself
+    drainers = [s["outbox_drainers"] for s in status]
     assert sorted(d["posts"]["leader"] for d in drainers) == [False, True]
     assert sorted(d["dms"]["leader"] for d in drainers) == [False, True]
     assert all(d["posts"]["running"] and d["dms"]["running"] for d in drainers)

@@ -357,6 +357,7 @@ async def test_status_names_the_discovered_replicas_by_slot(
         "timeline-2": "10.0.1.8",
     }
     assert status["timeline_discovery"]["name"] == "tasks.timeline:8000"
+    assert status["instance"].startswith("gateway@")
 
 
 async def test_with_no_replica_known_a_timeline_read_is_degraded_not_an_error(
