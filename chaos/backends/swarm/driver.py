@@ -9,7 +9,6 @@ orchestrator has (scale, rolling-restart, drain) act on services and nodes."""
 
 import copy
 import os
-import time
 
 from docker.client import DockerClient
 from docker.errors import NotFound
@@ -23,6 +22,7 @@ from chaos.backends.hook import HookError, HookPlans
 from chaos.backends.swarm import faults as task_faults
 from chaos.backends.swarm import orchestrator
 from chaos.backends.swarm.engine import SwarmError, SwarmStack
+from chaos.backends.swarm.keeper import SlotKeeper
 from chaos.backends.swarm.records import SwarmRecord
 from chaos.backends.swarm.tasks import STACK_LABEL, TargetError, Task, select, service_of
 from chaos.journal import Journal
@@ -32,7 +32,6 @@ from services.common.auth import TokenKeys
 from stack.swarm.publish import EDGE_PORT_BASE, edge_name
 
 GATEWAY_PORT, LOCUST_PORT = "FAILWHALE_GATEWAY_PORT", "FAILWHALE_LOCUST_PORT"
-HEAL_WAIT_S = 30.0  # how long a revert waits for the orchestrator before forcing a new task
 
 
 def open_backend(where: Where) -> "SwarmBackend":
@@ -53,7 +52,7 @@ def published_url(variable: str, default: int) -> str:
     return f"http://{address}:{os.environ.get(variable) or default}"
 
 
-class SwarmBackend(DockerBackend):
+class SwarmBackend(SlotKeeper, DockerBackend):
     name = "swarm"
 
     def __init__(
@@ -260,52 +259,6 @@ class SwarmBackend(DockerBackend):
         if isinstance(record, SwarmRecord):
             return record.undo(self)
         return super().undo(record)
-
-    # -- undo of the swarm records (SwarmHands) ------------------------------------------------
-
-    def slot_back(self, service: str, slot: int, dead_task: str) -> str:
-        """The slot runs a healthy task again: the dead task's container unpaused if it is only
-        paused, else the orchestrator's replacement awaited, or (self-healing off) forced."""
-        for task in self.engine.tasks(service):
-            if task.id == dead_task and task.running:
-                container = self.owned(task.container_id)
-                if container is not None and container.status == "paused":
-                    container.unpause()
-        began = time.monotonic()
-        wait = HEAL_WAIT_S if self.engine.self_healing_of(service) == "on" else 2.0
-        while time.monotonic() - began < wait:
-            if (found := self.healthy_in_slot(service, slot)) is not None:
-                return f"{service}.{slot} runs task {found.id[:12]} healthy"
-            time.sleep(0.5)
-        try:
-            self.engine.force_update(service)
-            waited = self.engine.wait_converged(service)
-        except SwarmError as exc:
-            return f"{service}.{slot}: no healthy task, and forcing one failed: {exc}"
-        return f"{service}.{slot} given a new task by a forced update, converged in {waited:.1f} s"
-
-    def replicas_back(self, service: str, replicas: int) -> str:
-        try:
-            self.engine.scale(service, replicas)
-            waited = self.engine.wait_converged(service)
-        except SwarmError as exc:
-            return f"{service} not back to {replicas} replicas: {exc}"
-        return f"{service} back to {replicas} replica(s), all running after {waited:.1f} s"
-
-    def update_done(self, service: str) -> str:
-        try:
-            waited = self.engine.wait_converged(service)
-        except SwarmError as exc:
-            return f"{service}: the forced update did not finish: {exc}"
-        state = self.engine.update_state(service) or "done"
-        return f"{service}: update {state}, converged in {waited:.1f} s"
-
-    def node_back(self, node_id: str, availability: str) -> str:
-        try:
-            self.engine.set_availability(node_id, availability)
-        except NotFound:
-            return f"node {node_id[:12]} is gone: nothing to undo"
-        return f"node {node_id[:12]} {availability} again"
 
     # -- self-healing --------------------------------------------------------------------------
 
