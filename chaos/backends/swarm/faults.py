@@ -7,7 +7,7 @@ fault on several tasks is one fault with a part per task."""
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docker.errors import APIError
 from docker.models.containers import Container
@@ -15,14 +15,12 @@ from docker.models.containers import Container
 from chaos.backends.base import AppliedFault, Fault, NotApplied
 from chaos.backends.docker import faults as docker_faults
 from chaos.backends.docker import network as docker_net
+from chaos.backends.swarm.protocol import SwarmDriver
 from chaos.backends.swarm.records import SlotHealthy
 from chaos.backends.swarm.tasks import Task
 from chaos.journal import Entry, Journal
 from chaos.observation import FaultWindow
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
-
-if TYPE_CHECKING:
-    from chaos.backends.swarm.driver import SwarmBackend
 
 STOP_TIMEOUT_S = 10
 WANTED = {"kill": ("exited", "dead"), "stop": ("exited",), "pause": ("paused",)}
@@ -31,7 +29,7 @@ POLL_S = 0.5
 
 
 def apply_on_tasks(
-    backend: "SwarmBackend", spec: Fault, fid: str, tasks: list[Task], peers: list[Task]
+    backend: SwarmDriver, spec: Fault, fid: str, tasks: list[Task], peers: list[Task]
 ) -> AppliedFault:
     """The fault on each picked task (on each pair of tasks, for a partition)."""
     pairs: list[tuple[Task, Task | None]] = (
@@ -50,7 +48,7 @@ def apply_on_tasks(
 
 
 def _apply_one(
-    backend: "SwarmBackend", spec: Fault, fid: str, task: Task, peer: Task | None
+    backend: SwarmDriver, spec: Fault, fid: str, task: Task, peer: Task | None
 ) -> AppliedFault:
     pinned = backend.pinned_to(spec.target, task, getattr(spec, "peer", None), peer)
     if isinstance(spec, Kill | Stop | Pause | Restart):
@@ -97,7 +95,7 @@ class TaskFaults(AppliedFault):
 
 
 def apply_state(
-    backend: "SwarmBackend", spec: Kill | Stop | Pause | Restart, fid: str, task: Task
+    backend: SwarmDriver, spec: Kill | Stop | Pause | Restart, fid: str, task: Task
 ) -> AppliedFault:
     began = time.monotonic()
     container = backend.client.containers.get(task.container_id)
@@ -142,7 +140,7 @@ class TaskState(AppliedFault):
         self,
         spec: Kill | Stop | Pause | Restart,
         fid: str,
-        backend: "SwarmBackend",
+        backend: SwarmDriver,
         task: Task,
         container: Container,
         undo: SlotHealthy,

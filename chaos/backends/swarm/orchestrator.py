@@ -3,21 +3,19 @@ previous count), a rolling restart (`service update --force`: every task replace
 another, under load), a node drained (its tasks moved elsewhere) and made active again."""
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.swarm.engine import SwarmError
+from chaos.backends.swarm.protocol import SwarmDriver
 from chaos.backends.swarm.records import NodeActive, ReplicasBack, UpdateDone
 from chaos.journal import Entry
 from chaos.observation import FaultWindow
 from chaos.scenario import Drain, RollingRestart, Scale
 from chaos.undo import UndoRecord
 
-if TYPE_CHECKING:
-    from chaos.backends.swarm.driver import SwarmBackend
 
-
-def _record(backend: "SwarmBackend", spec: Any, fid: str, undo: UndoRecord) -> None:
+def _record(backend: SwarmDriver, spec: Any, fid: str, undo: UndoRecord) -> None:
     backend.journal.record(
         Entry(
             id=fid,
@@ -30,7 +28,7 @@ def _record(backend: "SwarmBackend", spec: Any, fid: str, undo: UndoRecord) -> N
     )
 
 
-def apply_scale(backend: "SwarmBackend", spec: Scale, fid: str) -> AppliedFault:
+def apply_scale(backend: SwarmDriver, spec: Scale, fid: str) -> AppliedFault:
     began = time.monotonic()
     before = backend.engine.replicas(spec.target)
     undo = ReplicasBack(service=spec.target, replicas=before)
@@ -48,7 +46,7 @@ def apply_scale(backend: "SwarmBackend", spec: Scale, fid: str) -> AppliedFault:
 
 class Scaled(AppliedFault):
     def __init__(
-        self, spec: Scale, fid: str, backend: "SwarmBackend", before: int, undo: ReplicasBack
+        self, spec: Scale, fid: str, backend: SwarmDriver, before: int, undo: ReplicasBack
     ) -> None:
         super().__init__(spec, fid, "swarm", backend.journal)
         self.backend, self.before, self.undo = backend, before, undo
@@ -66,7 +64,7 @@ class Scaled(AppliedFault):
         return self.undo.undo(self.backend)
 
 
-def apply_rolling_restart(backend: "SwarmBackend", spec: RollingRestart, fid: str) -> AppliedFault:
+def apply_rolling_restart(backend: SwarmDriver, spec: RollingRestart, fid: str) -> AppliedFault:
     began = time.monotonic()
     before = {t.id for t in backend.engine.running(spec.target)}
     undo = UpdateDone(service=spec.target)
@@ -89,7 +87,7 @@ class RollingRestarted(AppliedFault):
         self,
         spec: RollingRestart,
         fid: str,
-        backend: "SwarmBackend",
+        backend: SwarmDriver,
         before: set[str],
         undo: UpdateDone,
     ) -> None:
@@ -129,7 +127,7 @@ class RollingRestarted(AppliedFault):
         return window
 
 
-def apply_drain(backend: "SwarmBackend", spec: Drain, fid: str) -> AppliedFault:
+def apply_drain(backend: SwarmDriver, spec: Drain, fid: str) -> AppliedFault:
     began = time.monotonic()
     tasks = backend.picked(spec.target, "one", local_only=False)
     node = tasks[0].node_id
@@ -148,7 +146,7 @@ def apply_drain(backend: "SwarmBackend", spec: Drain, fid: str) -> AppliedFault:
 
 class Drained(AppliedFault):
     def __init__(
-        self, spec: Drain, fid: str, backend: "SwarmBackend", node: str, undo: NodeActive
+        self, spec: Drain, fid: str, backend: SwarmDriver, node: str, undo: NodeActive
     ) -> None:
         super().__init__(spec, fid, "swarm", backend.journal)
         self.backend, self.node, self.undo = backend, node, undo

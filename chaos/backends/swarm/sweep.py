@@ -5,7 +5,6 @@ service), nodes a drain left drained (a label names the stack), and in each runn
 namespace iptables rules with our marker, netem/tbf qdiscs, busy loops and fault-hook plans."""
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 from docker.errors import APIError
 from docker.models.containers import Container
@@ -13,13 +12,11 @@ from docker.models.containers import Container
 from chaos.backends.docker.helpers import MARKER_PREFIX
 from chaos.backends.docker.records import CPU_ALL, CPU_KILL
 from chaos.backends.hook import HookError
+from chaos.backends.swarm.protocol import SwarmDriver
 from services.common.auth import SERVICE_HEADER
 
-if TYPE_CHECKING:
-    from chaos.backends.swarm.driver import SwarmBackend
 
-
-def sweep_swarm(backend: "SwarmBackend") -> list[str]:
+def sweep_swarm(backend: SwarmDriver) -> list[str]:
     done = []
     for entry in backend.journal.pending():
         try:
@@ -42,7 +39,7 @@ def sweep_swarm(backend: "SwarmBackend") -> list[str]:
     return done
 
 
-def _clean_namespace(backend: "SwarmBackend", name: str, container: Container) -> list[str]:
+def _clean_namespace(backend: SwarmDriver, name: str, container: Container) -> list[str]:
     """Our rules, qdiscs and fault-hook plan in one task's namespace, and its busy loops."""
     if container.status == "paused":
         container.unpause()
