@@ -128,13 +128,15 @@ def test_two_timeline_replicas_under_one_service_name_are_two_consumers_of_the_s
 class Second:
     gateway: str
     posts: str
+    dms: str
 
 
 @pytest.fixture(scope="module")
 def second(start: Started) -> Second:
-    """A second gateway on the stack's Redis, calling a second posts process."""
-    posts = start("posts", "posts")
-    return Second(start("gateway", "gateway", FAILWHALE_POSTS_URL=posts), posts)
+    """A second gateway on the stack's Redis, calling a second posts and a second dms."""
+    posts, dms = start("posts", "posts"), start("dms", "dms")
+    gateway = start("gateway", "gateway", FAILWHALE_POSTS_URL=posts, FAILWHALE_DMS_URL=dms)
+    return Second(gateway, posts, dms)
 
 
 def test_the_same_idempotency_key_on_two_gateways_at_once_makes_one_post(
@@ -157,6 +159,38 @@ def test_the_same_idempotency_key_on_two_gateways_at_once_makes_one_post(
             assert len(ids) == 1, ids
     listed = posts_of(api, author)
     assert len(listed) == len(keys)
+
+
+def test_dms_sent_through_two_gateways_and_two_dms_at_once_are_numbered_without_gap_or_repeat(
+    api: httpx.Client, layout: LocalLayout, second: Second
+) -> None:
+    one, other = sign_up(api), sign_up(api)
+    sends = [
+        (gateway, sender, peer, f"message {i} via {n}")
+        for i in range(10)
+        for n, gateway in enumerate((layout.gateway_url, second.gateway))
+        for sender, peer in ((one, other), (other, one))
+    ]
+
+    def send(job: tuple[str, Member, Member, str]) -> dict[str, Any]:
+        gateway, sender, peer, text = job
+        answer = httpx.post(
+            f"{gateway}/v1/dms/{peer.handle}",
+            json={"text": text},
+            headers=sender.auth | {"Idempotency-Key": uuid.uuid4().hex},
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    with ThreadPoolExecutor(8) as pool:
+        sent = list(pool.map(send, sends))
+    assert sorted(m["seq"] for m in sent) == list(range(1, len(sends) + 1))
+    read = api.get(f"/v1/dms/{other.handle}", params={"limit": 100}, headers=one.auth)
+    items = read.json()["items"]
+    assert [m["seq"] for m in items] == list(range(1, len(sends) + 1))
+    assert sorted(m["text"] for m in items) == sorted(text for *_, text in sends)
 
 
 def posts_of(api: httpx.Client, author: Member) -> list[dict[str, Any]]:
