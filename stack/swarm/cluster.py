@@ -25,7 +25,12 @@ def docker(*args: str, stdin: str | None = None, check: bool = True) -> str:
         ["docker", *args], input=stdin, capture_output=True, text=True, check=False
     )
     if check and done.returncode != 0:
-        words = (done.stderr or done.stdout).strip().splitlines()
+        # docker's hints ("See 'docker run --help'.") follow the message that matters
+        words = [
+            line
+            for line in (done.stderr or done.stdout).strip().splitlines()
+            if line.strip() and not line.startswith(("See '", "Run '"))
+        ]
         raise SwarmError(f"docker {' '.join(args[:3])}: {words[-1] if words else 'failed'}")
     return done.stdout
 

@@ -26,7 +26,7 @@ def start_edge(stack: str, image: str, ports: list[EdgePort], say: Say) -> None:
         inside = EDGE_PORT_BASE + port.target
         publish += ["--publish", f"{port.address}:{port.published}:{inside}"]
         routes.append(f"{inside}={port.service}:{port.target}")
-    docker(
+    arguments = [
         "run",
         "--detach",
         "--restart",
@@ -43,7 +43,17 @@ def start_edge(stack: str, image: str, ports: list[EdgePort], say: Say) -> None:
         "-m",
         "stack.swarm.edge",
         *routes,
-    )
+    ]
+    try:
+        docker(*arguments)
+    except SwarmError as exc:
+        # A port taken (by a compose stack of the same ports, say) leaves a created container.
+        docker("rm", "--force", edge_name(stack), check=False)
+        taken = ", ".join(f"{p.address}:{p.published}" for p in ports)
+        raise SwarmError(
+            f"the edge relay cannot publish {taken} ({exc}); is another stack on these ports? "
+            "(make down, or FAILWHALE_GATEWAY_PORT / FAILWHALE_LOCUST_PORT)"
+        ) from None
     say(
         f"edge relay {edge_name(stack)}: "
         + ", ".join(f"{p.address}:{p.published} -> {p.service}:{p.target}" for p in ports)

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from failwhale import cli
 from services.common.settings import ServiceSettings, UnsafeSecrets, settings_from_environment
 from stack.swarm import endpoint
-from stack.swarm.cluster import SwarmError
+from stack.swarm.cluster import SwarmError, SwarmRecord
 from stack.swarm.readiness import ServiceState, parse_replicas, wait_ready
 
 
@@ -91,3 +92,27 @@ def test_a_file_is_ignored_for_a_setting_that_is_not_a_secret(
     level.write_text("DEBUG")
     monkeypatch.setenv("FAILWHALE_LOG_LEVEL_FILE", str(level))
     assert ServiceSettings().log_level == "INFO"
+
+
+def test_the_record_of_a_created_swarm_survives_until_forgotten(tmp_path: Path) -> None:
+    record = SwarmRecord(tmp_path / "swarm" / "fw.json")
+    assert record.created() is None
+    record.remember("node-1")
+    assert SwarmRecord(record.path).created() == "node-1"
+    record.forget()
+    assert record.created() is None
+
+
+@pytest.mark.parametrize("command", ["up", "down"])
+def test_failwhale_backend_swarm_runs_the_make_target_with_backend_swarm(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    def call(args: list[str]) -> int:
+        calls.append(args)
+        return 0
+
+    monkeypatch.setattr("failwhale.cli.subprocess.call", call)
+    assert cli.main([command, "--backend", "swarm"]) == 0
+    assert calls == [["make", "-C", str(cli.REPO), command, "BACKEND=swarm"]]
