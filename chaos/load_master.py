@@ -2,7 +2,7 @@
 (its web API), so that whoever watches http://localhost:8089 sees the scenario's load live. The
 workers in the stack send every request's record to the master (chaos/request_log.py); this
 copies them into the run folder as they come, and at the end saves Locust's CSVs and the
-oracles' final counts, once the workers' audit is done."""
+oracles' final counts, once every worker's audit is in (or the master names a missing one)."""
 
 import contextlib
 import json
@@ -20,6 +20,9 @@ from chaos.observation import RequestRecord
 from chaos.scenario import Load
 
 STACK_GATEWAY = "http://gateway:8000"  # as the workers reach it inside the stack
+# the master's audit states after which nothing more will come: every worker's audit is in,
+# one failed, or the master gave up on a worker (it names it in `audit_missing`)
+AUDIT_OVER = ("done", "failed", "incomplete")
 CSVS = {"locust_stats.csv": "/stats/requests/csv", "locust_failures.csv": "/stats/failures/csv"}
 
 
@@ -78,6 +81,15 @@ class MasterLoad:
         except (httpx.HTTPError, ValueError):
             return None
 
+    def _audit_snapshot(self) -> dict[str, Any] | None:
+        """The master's snapshot, given the time a busy master takes to answer (`live` gives
+        up after a second, to keep the observer's pace)."""
+        try:
+            snapshot: dict[str, Any] = self.http.get("/resilience").json()["snapshot"]
+            return snapshot
+        except (httpx.HTTPError, ValueError, KeyError):
+            return None
+
     def running(self) -> bool:
         return not self._stop.is_set()
 
@@ -88,8 +100,8 @@ class MasterLoad:
         deadline = time.monotonic() + AUDIT_GRACE_S
         final: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            final = (self.live() or {}).get("snapshot", {})
-            if final.get("audit_state") == "done":
+            final = self._audit_snapshot() or final
+            if final.get("audit_state") in AUDIT_OVER:
                 break
             time.sleep(1.0)
         self._stop.set()

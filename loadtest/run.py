@@ -3,13 +3,16 @@ account pool, each run's history, oracles and scoreboard, the final audit, the r
 send to the master, and the summary and exit code at the end.
 
 A run starts at Locust's `test_start` and ends at `test_stop` with the final audit. On the
-master of a distributed run nothing is recorded: it adds up what the workers report.
+master of a distributed run nothing is recorded: it adds up what the workers report
+(loadtest/workers.py), and when Locust is about to quit by itself (headless, or --autoquit) it
+stops the workers and waits for their audits before it lets them go.
 """
 
 import logging
+import socket
 import time
+import uuid
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +27,12 @@ from loadtest.accounts import Account, AccountPool
 from loadtest.audit import run_audit
 from loadtest.devices import Device
 from loadtest.history import Event, History
+from loadtest.options import RUN_OPTION, Settings, add_options
 from loadtest.oracles import Oracles
 from loadtest.readback import FinalReads
-from loadtest.scoreboard import Scoreboard, merge
+from loadtest.scoreboard import Scoreboard
 from loadtest.tally import Violation
+from loadtest.workers import WorkerAudits
 
 log = logging.getLogger("loadtest")
 LOGGED_VIOLATIONS = 50
@@ -49,47 +54,6 @@ class OracleViolation(Exception):
     """How a violation shows in Locust's statistics: a failed request of type ORACLE."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    accounts_file: str = ""
-    rate: float = 0.0
-    open_loop_users: int | None = None
-    think_time: float = 1.0
-    history_file: str = ""
-    report_file: str = ""
-    audit_timeout_s: float = 30.0
-    headless: bool = False
-
-    @classmethod
-    def of(cls, options: Any) -> "Settings":
-        return cls(
-            accounts_file=getattr(options, "accounts", "") or "",
-            rate=float(getattr(options, "rate", 0) or 0),
-            open_loop_users=getattr(options, "open_loop_users", None),
-            think_time=float(getattr(options, "think_time", 1.0)),
-            history_file=getattr(options, "history_file", "") or "",
-            report_file=getattr(options, "oracle_report", "") or "",
-            audit_timeout_s=float(getattr(options, "audit_timeout", 30.0)),
-            headless=bool(getattr(options, "headless", False)),
-        )
-
-
-def add_options(parser: Any) -> None:
-    """Locust options of the Chirp load (also LOCUST_* variables and config files)."""
-    for flag, kind, default, in_ui, text in (
-        ("--accounts", str, "", True, "seed file of `failwhale seed` (empty: sign up)"),
-        ("--rate", float, 0.0, True, "open loop: user actions/s for the run (0: closed loop)"),
-        ("--think-time", float, 1.0, True, "closed loop: mean seconds between user actions"),
-        ("--history-file", str, "", False, "write the operation history here (JSON lines)"),
-        ("--oracle-report", str, "", False, "write the oracles' report here (JSON)"),
-        ("--audit-timeout", float, 30.0, False, "seconds the audit waits for outboxes, and reads"),
-    ):
-        env_var = "LOCUST_" + flag.removeprefix("--").replace("-", "_").upper()
-        parser.add_argument(
-            flag, type=kind, default=default, env_var=env_var, include_in_web_ui=in_ui, help=text
-        )
-
-
 def run_of(environment: Environment) -> "LoadRun":
     return _runs[environment]
 
@@ -101,7 +65,8 @@ class LoadRun:
         self.history: History | None = None
         self.oracles = Oracles()
         self.board = Scoreboard()
-        self.workers: dict[str, dict[str, Any]] = {}  # master: each worker's latest snapshot
+        self.audits = WorkerAudits()  # master: the workers' reports and audits
+        self.run_id = ""
         self.started = time.time()
         self._pool: AccountPool | None = None
         self._users = 0
@@ -111,6 +76,10 @@ class LoadRun:
     @property
     def is_master(self) -> bool:
         return isinstance(self.environment.runner, MasterRunner)
+
+    @property
+    def is_worker(self) -> bool:
+        return isinstance(self.environment.runner, WorkerRunner)
 
     @property
     def pool(self) -> AccountPool:
@@ -148,9 +117,14 @@ class LoadRun:
         if self.settings.accounts_file != accounts_file:
             self._pool = None  # the web UI's form named another seed file for this run
         self.started = time.time()
-        self.workers.clear()
+        options = self.environment.parsed_options
         if self.is_master:
+            self.run_id = uuid.uuid4().hex
+            if options is not None:
+                setattr(options, RUN_OPTION, self.run_id)
+            self.audits.start(self.run_id)
             return
+        self.run_id = str(getattr(options, RUN_OPTION, "") or "")
         if self.history is not None:
             self.history.close()
         path = Path(self.settings.history_file) if self.settings.history_file else None
@@ -176,7 +150,24 @@ class LoadRun:
     def await_audit(self) -> None:
         """Waits for an audit running in the background (quitting must not cut it short)."""
         if self._auditing is not None and not self._auditing.ready():
-            self._auditing.join(timeout=2 * self.settings.audit_timeout_s + 15)
+            self._auditing.join(timeout=self.settings.audit_wait_s)
+
+    def collect_audits(self) -> None:
+        """Master, at the run's stop: awaits the workers' audits, stopping the workers first if
+        Locust did not (it quits a headless run without stopping them, so they would audit
+        nothing). It blocks only when Locust quits next; from the web UI the tab shows them
+        as they come."""
+        runner = self.environment.runner
+        assert isinstance(runner, MasterRunner)
+        workers_left_running = runner.user_count > 0 or self.settings.headless
+        if workers_left_running:
+            runner.send_message("stop")
+        self.audits.stop(self.settings.audit_wait_s + 2 * runners.WORKER_REPORT_INTERVAL)
+        if workers_left_running or self.settings.autoquit:
+            self.audits.wait(gevent.sleep)
+            missing = self.audits.missing()
+            if missing:
+                log.warning("no final audit from %s", ", ".join(missing))
 
     def _audit(self, oracles: Oracles, board: Scoreboard, tokens: dict[str, str]) -> None:
         """Reads back what the run wrote and gives it to the run's oracles (a new run may have
@@ -202,9 +193,13 @@ class LoadRun:
 
     def snapshot(self) -> dict[str, Any]:
         if self.is_master:
-            return merge(self.workers.values())
+            return self.audits.snapshot()
         self.board.oracles = self.oracles.report()
-        return self.board.snapshot()
+        snapshot = self.board.snapshot()
+        if isinstance(self.environment.runner, WorkerRunner):
+            index = self.environment.runner.worker_index
+            snapshot |= {"run": self.run_id, "worker": f"worker {index} on {socket.gethostname()}"}
+        return snapshot
 
     def _observe(self, event: Event) -> None:
         for violation in self.oracles.observe(event):
@@ -237,6 +232,10 @@ def install(events: Events) -> None:
         run = _runs[environment] = LoadRun(environment)
         if environment.web_ui is not None:
             webui.install(environment, run.snapshot)
+        if run.is_master:
+            # added after the runner's own listener, so it runs first (quitting fires in
+            # reverse): audits still under way are in before the workers are told to quit
+            environment.events.quitting.add_listener(lambda **_: run.audits.wait(gevent.sleep))
 
     @events.test_start.add_listener
     def on_test_start(environment: Environment, **_: Any) -> None:
@@ -249,7 +248,10 @@ def install(events: Events) -> None:
     @events.test_stop.add_listener
     def on_test_stop(environment: Environment, **_: Any) -> None:
         run = run_of(environment)
-        run.finish(wait=run.settings.headless and not isinstance(environment.runner, WorkerRunner))
+        if run.is_master:
+            run.collect_audits()
+        else:
+            run.finish(wait=run.settings.headless and not run.is_worker)
 
     @events.report_to_master.add_listener
     def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
@@ -261,8 +263,8 @@ def install(events: Events) -> None:
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         snapshot = data.get(REPORT_KEY)
         for run in list(_runs.values()):
-            if run.is_master and snapshot and float(snapshot["started"]) >= run.started - 5:
-                run.workers[client_id] = snapshot
+            if run.is_master and snapshot:
+                run.audits.record(client_id, snapshot)
 
     @events.quitting.add_listener
     def on_quitting(environment: Environment, **_: Any) -> None:
@@ -272,7 +274,7 @@ def install(events: Events) -> None:
         run.finish(wait=True)  # Ctrl-C before the run's end: audit now, before the verdict
         run.await_audit()  # a UI run (--autostart, say) audits in the background
         snapshot = run.snapshot()
-        if snapshot["oracles"]["violations"]:
+        if snapshot["oracles"]["violations"] or snapshot["audit_state"] == "incomplete":
             environment.process_exit_code = 1
         if run.settings.report_file:
             summary.write_report(Path(run.settings.report_file), environment, snapshot)
@@ -281,6 +283,6 @@ def install(events: Events) -> None:
     def on_quit(exit_code: int, **_: Any) -> None:
         # after Locust's own tables: the summary with the oracles' results
         for run in list(_runs.values()):
-            ran = run.workers if run.is_master else run.history is not None
+            ran = run.audits.reports if run.is_master else run.history is not None
             if ran and not isinstance(run.environment.runner, WorkerRunner):
                 print(summary.render(run.environment, run.snapshot()), flush=True)

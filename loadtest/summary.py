@@ -71,6 +71,7 @@ def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
         f"  final audit: {snapshot['audit_state']}, {audit.get('read_back', 0)} acknowledged "
         f"writes checked against the read-back, {audit.get('unverified', 0)} unverified"
         + ("" if audit.get("outbox_drained", True) else " (outboxes not drained)"),
+        *worker_lines(snapshot),
         "  oracles:",
     ]
     for kind in KINDS:
@@ -88,8 +89,28 @@ def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
             lines.append(f"    e.g. {kind}: {example}")
     violations = oracles.get("violations", 0)
     verdict = "no violation" if not violations else f"{violations} VIOLATIONS"
+    if snapshot.get("audit_missing"):
+        verdict += f", and NO FINAL AUDIT from {', '.join(snapshot['audit_missing'])}"
     lines.append(f"  verdict: {verdict}")
     return "\n".join(lines)
+
+
+def worker_lines(snapshot: dict[str, Any]) -> list[str]:
+    """A distributed run: each worker's share, and whose audit is missing."""
+    workers: list[dict[str, Any]] = snapshot.get("workers", [])
+    if not workers:
+        return []
+    audited = sum(w["audit_state"] == "done" for w in workers)
+    lines = [f"  workers: {len(workers)}, final audit from {audited} of {len(workers)}"]
+    missing = set(snapshot.get("audit_missing", []))
+    for w in workers:
+        state = "MISSING" if w["name"] in missing else w["audit_state"]
+        lines.append(
+            f"    {w['name']:<36} audit {state:<8} {w['answers']:>6} answers, "
+            f"{w['writes_ok']} writes acknowledged, {w['read_back']} read back, "
+            f"{w['unverified']} unverified, {w['violations']} violations"
+        )
+    return lines
 
 
 def _pct(part: int, whole: int) -> str:

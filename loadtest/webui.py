@@ -110,6 +110,7 @@ def rows(
     table.append(_row("oracle", "final audit", str(snapshot["audit_state"]),
                       f"{audit.get('read_back', 0)} acknowledged writes checked, "
                       f"{audit.get('unverified', 0)} unverified"))  # fmt: skip
+    table += worker_rows(snapshot)
     for endpoint in sorted(answers):
         count = degraded.get(endpoint, 0)
         table.append(_row("degraded", endpoint, _pct(count, answers[endpoint]),
@@ -119,6 +120,22 @@ def rows(
     if snapshot["dropped_arrivals"]:
         table.append(_row("open loop", "dropped arrivals", str(snapshot["dropped_arrivals"]),
                           "too many actions in flight"))  # fmt: skip
+    return table
+
+
+def worker_rows(snapshot: dict[str, Any]) -> list[Row]:
+    """A distributed run: each worker's share of the counts above, and its audit."""
+    table: list[Row] = []
+    missing = set(snapshot.get("audit_missing", []))
+    for worker in snapshot.get("workers", []):
+        name, state = str(worker["name"]), str(worker["audit_state"])
+        detail = (
+            f"{worker['answers']} answers, {worker['writes_ok']} writes acknowledged, "
+            f"{worker['read_back']} read back, {worker['violations']} violations"
+        )
+        if name in missing:
+            state, detail = "NO AUDIT", f"its writes were not read back (audit {state}); {detail}"
+        table.append(_row("worker", name, state, detail))
     return table
 
 

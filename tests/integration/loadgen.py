@@ -1,6 +1,7 @@
 """Locust as the integration tests run it: the project's locustfile in processes of their own
 (Locust patches the standard library with gevent; the test process stays as it is), headless
-with a time limit, or a master with its web UI and one worker, always stopped afterwards."""
+with a time limit, or a master with its web UI and workers, or workers of a master started
+by a test; always stopped afterwards."""
 
 import json
 import os
@@ -71,6 +72,22 @@ def web_ui(host: str, logs: Path, workers: int = 1) -> Iterator[str]:
         url = f"http://127.0.0.1:{web_port}"
         _wait_for_workers(url, workers, started)
         yield url
+    finally:
+        for process in started:
+            _stop(process)
+
+
+@contextmanager
+def worker_processes(
+    host: str, master_port: int, logs: Path, count: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` Locust workers of a master on `master_port`, stopped afterwards."""
+    command = locust(
+        host, "--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)
+    )
+    started = [_spawn(command, logs / f"locust-worker-{i}.log") for i in range(count)]
+    try:
+        yield started
     finally:
         for process in started:
             _stop(process)
