@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -201,15 +202,15 @@ class Engine(Protocol):
         ...
 
 
-def undo_pending(backend: Backend) -> list[str]:
-    """Undo what the backend's journal says is still applied (a sweep's first step), then
-    forget it; one line per entry."""
+def undo_pending(journal: Journal, undo: Callable[[UndoRecord], str]) -> list[str]:
+    """Undo what the journal says is still applied (a sweep's first step), then forget it;
+    one line per entry."""
     done = []
-    for entry in backend.journal.pending():
+    for entry in journal.pending():
         try:
-            done.append(f"{entry.id}: {backend.undo(entry.undo)}")
+            done.append(f"{entry.id}: {undo(entry.undo)}")
         except Exception as exc:  # a scan that follows gets another go at it
             done.append(f"{entry.id}: undo failed ({exc!r}); left to the scan")
-        backend.journal.mark_reverted(entry.id, "swept")
-    backend.journal.forget_reverted()
+        journal.mark_reverted(entry.id, "swept")
+    journal.forget_reverted()
     return done

@@ -12,11 +12,11 @@ from chaos.report.html_parts import (
     figure,
     fmt,
     hypotheses_table,
+    orchestrator_html,
     phases_table,
     table,
     yes_no,
 )
-from chaos.report.orchestrator import orchestrator_html
 from chaos.report.plots import PLOTS
 from chaos.report.result import RunResult
 

@@ -92,37 +92,3 @@ def tasks_replaced(obs: Observation) -> int | None:
 def rolling_restart_errors(obs: Observation) -> int | None:
     rolling = rolling_restarts(obs)
     return sum(r.errors for r in rolling) if rolling else None
-
-
-def orchestrator_html(obs: Observation) -> str:
-    """The report's section on the orchestrator's figures; empty when the run had none."""
-    from chaos.report.html_parts import e, table
-
-    found, rolling = replacements(obs), rolling_restarts(obs)
-    if not found and not rolling:
-        return ""
-    parts = ["<h2>Orchestrator</h2>"]
-    if found:
-        times = replacement_times(obs)
-        assert times is not None
-        said = (
-            f"{times.count} replaced by the orchestrator itself: p50 {times.p50_s} s, "
-            f"max {times.max_s} s"
-            if times.count
-            else "none replaced by the orchestrator itself (self-healing off): each slot got "
-            "its new task from the fault's revert"
-        )
-        parts.append(f"<p>Time from a task's death to its replacement running healthy: {said}.</p>")
-        parts.append(
-            table(
-                ["task", "fault", "replaced after", "by"],
-                [[e(r.task), e(r.kind), f"{r.seconds:.1f} s", e(r.by)] for r in found],
-            )
-        )
-    for r in rolling:
-        took = "n/a" if r.seconds is None else f"{r.seconds:.1f} s"
-        parts.append(
-            f"<p>Rolling restart of <b>{e(r.service)}</b>: {r.tasks_replaced} task(s) replaced "
-            f"in {took}; {r.errors} of {r.requests} requests answered meanwhile failed.</p>"
-        )
-    return "\n".join(parts)

@@ -17,6 +17,7 @@ from chaos.backends.docker import faults as docker_faults
 from chaos.backends.docker import network as docker_net
 from chaos.backends.docker.helpers import Helpers
 from chaos.backends.docker.records import DockerRecord
+from chaos.backends.docker.sweep import sweep
 from chaos.backends.hook import ClearHookPlans, HookError, HookPlans
 from chaos.journal import Journal
 from chaos.scenario import (
@@ -213,9 +214,7 @@ class DockerBackend:
         return fault
 
     def sweep(self) -> list[str]:
-        from chaos.sweep import sweep_docker
-
-        return sweep_docker(self)
+        return sweep(self)
 
     def close(self) -> None:
         """The run is over: its reverted entries are history (the report has them)."""

@@ -3,26 +3,24 @@ the fault hook, and CPU load; and the undo of every journal entry the docker bac
 
 import shlex
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from docker.errors import APIError
 from docker.models.containers import Container
 
 from chaos.backends.base import AppliedFault, NotApplied
+from chaos.backends.docker.protocol import DockerDriver
 from chaos.backends.docker.records import CPU_PIDFILE, BusyLoopsIn, ContainerRunning
 from chaos.backends.hook import ClearHookPlans, HookError, HookPart
 from chaos.journal import Entry
 from chaos.scenario import Cpu, HttpErrors, Kill, Pause, Restart, Stop
-
-if TYPE_CHECKING:
-    from chaos.backends.docker.driver import DockerBackend
 
 STOP_TIMEOUT_S = 10
 BUSY = "echo $$ >> {pidfile}; while :; do :; done"
 
 
 def apply_state(
-    backend: "DockerBackend", spec: Kill | Stop | Pause | Restart, fid: str
+    backend: DockerDriver, spec: Kill | Stop | Pause | Restart, fid: str
 ) -> AppliedFault:
     began = time.monotonic()
     container = backend.container(spec.target)
@@ -70,7 +68,7 @@ class ContainerState(AppliedFault):
         self,
         spec: Kill | Stop | Pause | Restart,
         fid: str,
-        backend: "DockerBackend",
+        backend: DockerDriver,
         container: Container,
         was_started: str,
         undo: ContainerRunning,
@@ -101,7 +99,7 @@ class ContainerState(AppliedFault):
 # -- injected errors ---------------------------------------------------------------------------
 
 
-def apply_errors(backend: "DockerBackend", spec: HttpErrors, fid: str) -> AppliedFault:
+def apply_errors(backend: DockerDriver, spec: HttpErrors, fid: str) -> AppliedFault:
     began = time.monotonic()
     backend.journal.record(
         Entry(
@@ -126,7 +124,7 @@ def apply_errors(backend: "DockerBackend", spec: HttpErrors, fid: str) -> Applie
 
 
 class InjectedErrors(AppliedFault):
-    def __init__(self, spec: HttpErrors, fid: str, backend: "DockerBackend") -> None:
+    def __init__(self, spec: HttpErrors, fid: str, backend: DockerDriver) -> None:
         super().__init__(spec, fid, "fault-hook", backend.journal)
         self.backend = backend
 
@@ -147,7 +145,7 @@ class InjectedErrors(AppliedFault):
 # -- CPU ---------------------------------------------------------------------------------------
 
 
-def apply_cpu(backend: "DockerBackend", spec: Cpu, fid: str) -> AppliedFault:
+def apply_cpu(backend: DockerDriver, spec: Cpu, fid: str) -> AppliedFault:
     began = time.monotonic()
     container = backend.container(spec.target)
     pidfile = CPU_PIDFILE.format(id=fid)
@@ -184,7 +182,7 @@ class BusyLoops(AppliedFault):
     service for the CPU it is allowed."""
 
     def __init__(
-        self, spec: Cpu, fid: str, backend: "DockerBackend", container: Container, undo: BusyLoopsIn
+        self, spec: Cpu, fid: str, backend: DockerDriver, container: Container, undo: BusyLoopsIn
     ) -> None:
         super().__init__(spec, fid, "busy-loop", backend.journal)
         self.backend, self.container, self.undo = backend, container, undo

@@ -6,20 +6,18 @@ Every rule carries the fault's marker in its comment, so a sweep finds what a de
 import random
 import statistics
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docker.errors import APIError
 from docker.models.containers import Container
 
 from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.docker.helpers import MARKER_PREFIX, HelperError
+from chaos.backends.docker.protocol import DockerDriver
 from chaos.backends.docker.records import NetworkRules
 from chaos.journal import Entry
 from chaos.network.plans import latency_plan, loss_plan, partition_plan
 from chaos.scenario import Latency, Loss, Partition
-
-if TYPE_CHECKING:
-    from chaos.backends.docker.driver import DockerBackend
 
 PROBES = 5
 LOSS_PROBES = 10
@@ -27,7 +25,7 @@ SLOW_MS = 200  # a lost SYN or segment costs a retransmit: 200 ms to 1 s
 
 
 def apply_network(
-    backend: "DockerBackend", spec: Latency | Loss | Partition, fid: str
+    backend: DockerDriver, spec: Latency | Loss | Partition, fid: str
 ) -> AppliedFault:
     began = time.monotonic()
     target = backend.container(spec.target)
@@ -92,7 +90,7 @@ class Probe:
     """Times fresh requests to the target from a helper on the project network."""
 
     def __init__(
-        self, backend: "DockerBackend", helper: Container, host: str, port: int, service: str
+        self, backend: DockerDriver, helper: Container, host: str, port: int, service: str
     ):
         self.backend, self.helper = backend, helper
         kind = "redis" if service == "redis" else "http"
@@ -113,7 +111,7 @@ class NetworkFault(AppliedFault):
         spec: Latency | Loss | Partition,
         fid: str,
         mechanism: str,
-        backend: "DockerBackend",
+        backend: DockerDriver,
         helper: Container,
         plan: dict[str, Any],
         undo: NetworkRules,

@@ -16,6 +16,7 @@ from chaos.backends.hook import ClearHookPlans, HookError, HookPart, HookPlans
 from chaos.backends.local import faults
 from chaos.backends.local import processes as proc
 from chaos.backends.local.records import BusyLoopsEnded, GroupResumed, ServiceRunning
+from chaos.backends.local.sweep import sweep
 from chaos.journal import Entry, Journal
 from chaos.scenario import (
     Cpu,
@@ -131,9 +132,7 @@ class LocalBackend:
         return fault
 
     def sweep(self) -> list[str]:
-        from chaos.sweep import sweep_local
-
-        return sweep_local(self)
+        return sweep(self)
 
     def close(self) -> None:
         """The run is over: its reverted entries are history (the report has them)."""

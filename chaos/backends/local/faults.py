@@ -6,25 +6,22 @@ import signal
 import statistics
 import subprocess
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 
 from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.hook import ClearHookPlans, HookError, HookPart
 from chaos.backends.local import processes as proc
+from chaos.backends.local.protocol import LocalDriver
 from chaos.backends.local.records import BusyLoopsEnded, GroupResumed, ServiceRunning
 from chaos.journal import Entry
 from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Partition, Pause, Restart, Stop
-
-if TYPE_CHECKING:
-    from chaos.backends.local.driver import LocalBackend
 
 PROBE_PATH = "/internal/chaos-probe"  # not a route: answered 404 after the hook had its say
 
 
 def apply_signal(
-    backend: "LocalBackend", spec: Kill | Stop | Pause | Restart, fid: str
+    backend: LocalDriver, spec: Kill | Stop | Pause | Restart, fid: str
 ) -> AppliedFault:
     began = time.monotonic()
     name = spec.target
@@ -75,7 +72,7 @@ class Gone(AppliedFault):
     """Killed or stopped: gone until revert starts it again."""
 
     def __init__(
-        self, spec: Kill | Stop | Restart, fid: str, backend: "LocalBackend", pid: int, how: str
+        self, spec: Kill | Stop | Restart, fid: str, backend: LocalDriver, pid: int, how: str
     ):
         super().__init__(spec, fid, "signal", backend.journal)
         self.backend, self.pid, self.how = backend, pid, how
@@ -90,7 +87,7 @@ class Gone(AppliedFault):
 
 
 class Restarted(Gone):
-    def __init__(self, spec: Restart, fid: str, backend: "LocalBackend", old_pid: int):
+    def __init__(self, spec: Restart, fid: str, backend: LocalDriver, old_pid: int):
         super().__init__(spec, fid, backend, old_pid, "stopped and started again")
 
     def _verify(self) -> tuple[bool, str]:
@@ -101,7 +98,7 @@ class Restarted(Gone):
 
 
 class Frozen(AppliedFault):
-    def __init__(self, spec: Pause, fid: str, backend: "LocalBackend", pid: int, start: int | None):
+    def __init__(self, spec: Pause, fid: str, backend: LocalDriver, pid: int, start: int | None):
         super().__init__(spec, fid, "signal", backend.journal)
         self.backend, self.pid, self.start = backend, pid, start
 
@@ -120,7 +117,7 @@ class Frozen(AppliedFault):
 
 
 def apply_hook(
-    backend: "LocalBackend", spec: Latency | HttpErrors | Partition, fid: str
+    backend: LocalDriver, spec: Latency | HttpErrors | Partition, fid: str
 ) -> AppliedFault:
     began = time.monotonic()
     parts: dict[str, HookPart] = {}
@@ -166,7 +163,7 @@ class Hooked(AppliedFault):
         self,
         spec: Latency | HttpErrors | Partition,
         fid: str,
-        backend: "LocalBackend",
+        backend: LocalDriver,
         parts: dict[str, HookPart],
         baseline_ms: list[float],
     ) -> None:
@@ -220,7 +217,7 @@ def _covers(active: dict[str, object], part: HookPart) -> bool:
     )
 
 
-def _probe_ms(backend: "LocalBackend", service: str, samples: int) -> list[float]:
+def _probe_ms(backend: LocalDriver, service: str, samples: int) -> list[float]:
     times = []
     for _ in range(samples):
         began = time.perf_counter()
@@ -229,11 +226,11 @@ def _probe_ms(backend: "LocalBackend", service: str, samples: int) -> list[float
     return times
 
 
-def _probe_status(backend: "LocalBackend", service: str) -> int:
+def _probe_status(backend: LocalDriver, service: str) -> int:
     return httpx.get(backend.layout.url(service) + PROBE_PATH, timeout=5).status_code
 
 
-def _is_held(backend: "LocalBackend", service: str, caller: str) -> bool:
+def _is_held(backend: LocalDriver, service: str, caller: str) -> bool:
     try:
         httpx.get(
             backend.layout.url(service) + PROBE_PATH,
@@ -248,7 +245,7 @@ def _is_held(backend: "LocalBackend", service: str, caller: str) -> bool:
 # -- CPU ---------------------------------------------------------------------------------------
 
 
-def apply_cpu(backend: "LocalBackend", spec: Cpu, fid: str) -> AppliedFault:
+def apply_cpu(backend: LocalDriver, spec: Cpu, fid: str) -> AppliedFault:
     began = time.monotonic()
     entry = Entry(
         id=fid,
@@ -271,7 +268,7 @@ class Busy(AppliedFault):
     """Busy loops competing for the CPU (local processes share it: no cgroup to aim at)."""
 
     def __init__(
-        self, spec: Cpu, fid: str, backend: "LocalBackend", loops: list[subprocess.Popen[bytes]]
+        self, spec: Cpu, fid: str, backend: LocalDriver, loops: list[subprocess.Popen[bytes]]
     ):
         super().__init__(spec, fid, "busy-loop", backend.journal)
         self.loops = loops
