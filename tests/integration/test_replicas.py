@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 
@@ -39,12 +40,15 @@ def free_port() -> int:
         return port
 
 
+# The replicas a test module started, by URL.
+RUNNING: dict[str, subprocess.Popen[bytes]] = {}
+
+
 @pytest.fixture(scope="module")
 def start(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     """Starts another replica of a service of the stack (with `like`'s settings, and any given)
-    on a port of its own; every one is stopped when the module ends."""
+    on a port of its own; every one still running is stopped when the module ends."""
     logs = tmp_path_factory.mktemp("replicas")
-    children: list[subprocess.Popen[bytes]] = []
 
     def replica(package: str, like: str, **settings: str) -> str:
         port = free_port()
@@ -59,8 +63,8 @@ def start(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             child = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        children.append(child)
         url = f"http://127.0.0.1:{port}"
+        RUNNING[url] = child
         deadline = time.monotonic() + READY_S
         while True:
             try:
@@ -74,14 +78,18 @@ def start(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         yield replica
     finally:
-        for child in children:
-            os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+        for url in list(RUNNING):
+            stop(url)
+
+
+def stop(url: str, sig: signal.Signals = signal.SIGTERM) -> None:
+    child = RUNNING.pop(url)
+    os.killpg(child.pid, sig)
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
 
 
 @contextmanager
@@ -114,6 +122,61 @@ def test_two_replicas_under_one_service_name_are_two_consumers_of_the_stream(
     created = [post(api, author, f"#fanned out by replicas {i}")["id"] for i in range(40)]
     eventually(lambda: timeline_ids(api, reader), lambda ids: set(created) <= set(ids))
     eventually(members, lambda found: all(c["pending"] == 0 for c in found.values()))
+
+
+def test_events_a_dead_replica_read_are_claimed_by_its_live_namesake(
+    start: Started, store: redis.Redis, api: httpx.Client, service_credential: dict[str, str]
+) -> None:
+    service = f"timeline-{uuid.uuid4().hex[:6]}"
+    settings = {
+        "FAILWHALE_SERVICE_NAME": service,
+        # Sooner than the stack's own replicas (15 s): the live namesake is the one to claim.
+        "FAILWHALE_TIMELINE_FANOUT_CLAIM_IDLE_MS": "1000",
+    }
+    dead, live = (start("timeline", "timeline-1", **settings) for _ in range(2))
+    consumer = {url: fanout_of(url, service_credential)["consumer"] for url in (dead, live)}
+    stop(dead, signal.SIGKILL)
+    author, reader = sign_up(api), sign_up(api)
+    follow(api, reader, author)
+    post_id = (int(time.time() * 1000) << 10) + 900
+    record = orjson.dumps(
+        {
+            "id": post_id,
+            "author_id": author.id,
+            "author": author.handle,
+            "text": "read by a replica that died",
+            "created_ms": post_id >> 10,
+        }
+    )
+    # The event lands on the stream and in the dead replica's pending list in one step (no
+    # live member can read it in between), as if it had read it just before it died.
+    with store.pipeline(transaction=True) as pipe:
+        pipe.xadd(POST_EVENTS_STREAM, {"post": record})
+        pipe.xreadgroup("timeline", consumer[dead], {POST_EVENTS_STREAM: ">"}, count=1)
+        pipe.execute()
+    handled_before = fanout_of(live, service_credential)["processed"]
+    home = eventually(
+        lambda: [p["id"] for p in home_of(live, reader, service_credential)],
+        lambda ids: post_id in ids,
+    )
+    assert home[0] == post_id
+    assert fanout_of(live, service_credential)["processed"] > handled_before
+    pending = store.xpending_range(POST_EVENTS_STREAM, "timeline", "-", "+", 100, consumer[dead])
+    assert pending == []
+
+
+def fanout_of(url: str, credential: dict[str, str]) -> dict[str, Any]:
+    answer = httpx.get(url + "/internal/fanout", headers=credential, timeout=5)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def home_of(url: str, reader: Member, credential: dict[str, str]) -> list[dict[str, Any]]:
+    answer = httpx.get(url + "/internal/timeline", headers=credential | reader.auth, timeout=5)
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
 
 
 # Two gateways, two posts: one post per Idempotency-Key, each outbox entry delivered once.
