@@ -1,8 +1,9 @@
-"""The load of a chaos run on the docker backend, driven through the stack's own Locust master
-(its web API), so that whoever watches http://localhost:8089 sees the scenario's load live. The
-workers in the stack send every request's record to the master (chaos/request_log.py); this
-copies them into the run folder as they come, and at the end saves Locust's CSVs and the
-oracles' final counts, once every worker's audit is in (or the master names a missing one)."""
+"""The load of a chaos run on a stack that runs its own Locust master (docker, swarm), driven
+through its web API, so that whoever watches http://localhost:8089 sees the scenario's load
+live. The workers in the stack send every request's record to the master
+(chaos/request_log.py); this copies them into the run folder as they come, and at the end saves
+Locust's CSVs and the oracles' final counts, once every worker's audit is in (or the master
+names a missing one)."""
 
 import contextlib
 import json
@@ -12,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from docker.client import from_env
-from docker.errors import DockerException
 
 from chaos.load import AUDIT_GRACE_S, LoadFiles, read_oracles, read_requests
 from chaos.observation import RequestRecord
@@ -24,25 +23,6 @@ STACK_GATEWAY = "http://gateway:8000"  # as the workers reach it inside the stac
 # one failed, or the master gave up on a worker (it names it in `audit_missing`)
 AUDIT_OVER = ("done", "failed", "incomplete")
 CSVS = {"locust_stats.csv": "/stats/requests/csv", "locust_failures.csv": "/stats/failures/csv"}
-
-
-def stack_locust_url(project: str) -> str | None:
-    """The host URL of the project's Locust master, if it runs and publishes its web UI."""
-    try:
-        client = from_env()
-    except DockerException:
-        return None
-    try:
-        found = client.containers.list(
-            filters={"label": [f"com.docker.compose.project={project}",
-                               "com.docker.compose.service=locust-master"]}
-        )  # fmt: skip
-        if not found:
-            return None
-        published = (found[0].ports or {}).get("8089/tcp") or []
-        return f"http://127.0.0.1:{published[0]['HostPort']}" if published else None
-    finally:
-        client.close()
 
 
 class MasterLoad:

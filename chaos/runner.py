@@ -18,7 +18,7 @@ import httpx
 
 from chaos.backends.base import AppliedFault, Backend
 from chaos.load import LoadDriver, LocustRun
-from chaos.load_master import MasterLoad, stack_locust_url
+from chaos.load_master import MasterLoad
 from chaos.observation import Observation, Sample
 from chaos.observer import Observer
 from chaos.report.folder import report_run
@@ -84,17 +84,11 @@ class ChaosRun:
             )
 
     def load_driver(self) -> LoadDriver:
-        """The stack's own Locust master where there is one (docker), else a Locust of our own
-        with a seeded set of accounts."""
+        """The stack's own Locust master where it runs one (the backend says), else a Locust of
+        our own with a seeded set of accounts."""
         load = self.scenario.load
-        project = getattr(self.backend, "project", None)
-        own = getattr(self.backend, "stack_locust_url", None)  # a stack that says where its is
-        if callable(own) and (url := own()) is not None:
+        if (url := self.backend.stack_locust_url()) is not None:
             return MasterLoad(url, load, self.out)
-        if self.backend.name == "docker" and project:
-            url = stack_locust_url(str(project))
-            if url is not None:
-                return MasterLoad(url, load, self.out)
         if importlib.util.find_spec("locust") is None:
             raise SetupError(
                 "this run brings its own Locust, which is not installed: `make chaos ...` installs "

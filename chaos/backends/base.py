@@ -178,6 +178,28 @@ class Backend(Protocol):
         """Undo one journal record of this engine's kinds; says what it did."""
         ...
 
+    # -- what the stack offers beside faults: the runner and `compare` ask, never check names
+
+    def stack_locust_url(self) -> str | None:
+        """The web UI of the Locust master the stack runs itself, which then drives a run's
+        load; None when the stack has none (the run brings its own Locust)."""
+        ...
+
+    def switch_resilience(self, mode: str) -> None:
+        """Run the stack's services with FAILWHALE_RESILIENCE=mode, with the same ports,
+        secrets and data; FaultError when it cannot."""
+        ...
+
+    def self_healing(self) -> str | None:
+        """Whether the engine replaces dead tasks (on, off, mixed); None without an
+        orchestrator."""
+        ...
+
+    def set_self_healing(self, mode: str) -> list[str]:
+        """Every service restarts dead tasks (on) or none (off); one line per service changed.
+        FaultError without an orchestrator."""
+        ...
+
 
 @dataclass(frozen=True)
 class Where:

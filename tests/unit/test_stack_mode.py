@@ -3,7 +3,7 @@ docker backend), read back from its containers' `docker inspect` attributes."""
 
 from typing import Any
 
-from chaos.stack_mode import compose_variables
+from chaos.backends.docker.compose import compose_variables
 
 
 def inspected(

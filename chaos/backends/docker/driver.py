@@ -15,7 +15,9 @@ from chaos import deadman
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.docker import faults as docker_faults
 from chaos.backends.docker import network as docker_net
+from chaos.backends.docker.compose import environment_of, recreate
 from chaos.backends.docker.helpers import Helpers
+from chaos.backends.docker.hook_call import call_inside
 from chaos.backends.docker.records import DockerRecord
 from chaos.backends.docker.sweep import sweep
 from chaos.backends.hook import ClearHookPlans, HookError, HookPlans
@@ -34,7 +36,7 @@ from chaos.scenario import (
     single_host_refusal,
 )
 from chaos.undo import UndoRecord
-from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
+from services.common.auth import TokenKeys, issue_service_token
 from services.common.settings import DEFAULT_INTERNAL_PORT
 
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -43,37 +45,6 @@ SERVICE_PORT = 8000
 REDIS_PORT = 6379
 READY_TIMEOUT_S = 60.0
 CALLER = "failwhale-chaos"
-
-
-def environment_of(attrs: dict[str, Any]) -> dict[str, str]:
-    """A container's environment, from its `docker inspect` attributes."""
-    env = (attrs.get("Config") or {}).get("Env") or []
-    return dict(e.split("=", 1) for e in env if "=" in e)
-
-
-# Calls the fault hook from inside the target with the standard library (docker exec): the hook
-# listens on the service's internal listener, on the container's loopback, which neither a
-# published port nor the other containers reach.
-HOOK_CALL = """
-import sys, urllib.error, urllib.request
-method, body, header, token, port = sys.argv[1:6]
-request = urllib.request.Request(
-    f"http://127.0.0.1:{port}/internal/faults", method=method,
-    data=None if body == "null" else body.encode(),
-    headers={header: token, "content-type": "application/json"})
-try:
-    answer = urllib.request.urlopen(request, timeout=5)
-    status, data = answer.status, answer.read()
-except urllib.error.HTTPError as exc:
-    status, data = exc.code, exc.read()
-except urllib.error.URLError as exc:
-    if not isinstance(exc.reason, ConnectionRefusedError):
-        raise
-    # Nothing listens on the internal port of a running service: its hook is off.
-    status, data = 404, b'{"detail": "no internal listener: the fault hook is off"}'
-print(status)
-print(data.decode())
-"""
 
 
 def default_project() -> str:
@@ -216,6 +187,24 @@ class DockerBackend:
     def sweep(self) -> list[str]:
         return sweep(self)
 
+    def stack_locust_url(self) -> str | None:
+        """The project's Locust master, if it runs and publishes its web UI."""
+        master = self.containers().get("locust-master")
+        if master is None or master.status != "running":
+            return None
+        published = (master.ports or {}).get("8089/tcp") or []
+        return f"http://127.0.0.1:{published[0]['HostPort']}" if published else None
+
+    def switch_resilience(self, mode: str) -> None:
+        found = {name: container.attrs for name, container in self.containers().items()}
+        recreate(self.project, found, {"FAILWHALE_RESILIENCE": mode})
+
+    def self_healing(self) -> str | None:
+        return None  # compose restarts nothing a fault kills: no orchestrator
+
+    def set_self_healing(self, mode: str) -> list[str]:
+        raise FaultError("self-healing is an orchestrator's: run with --backend swarm")
+
     def close(self) -> None:
         """The run is over: its reverted entries are history (the report has them)."""
         self.journal.forget_reverted()
@@ -283,21 +272,12 @@ class DockerBackend:
 
     def call(self, service: str, method: str, body: dict[str, Any] | None) -> tuple[int, Any]:
         """The fault hook of `service`, called from inside its container."""
-        import json
-
         container = self.container(service)
         if container.status != "running":
             raise HookError(f"{service} is {container.status}: its fault hook cannot be reached")
-        port = str(self.hook_port(container))
-        argv = [method, json.dumps(body), SERVICE_HEADER, self.token(container), port]
-        code, out = container.exec_run(["python3", "-c", HOOK_CALL, *argv])
-        lines = out.decode(errors="replace").splitlines()
-        if code or not lines:
-            raise HookError(f"calling the fault hook of {service} failed: {out[-300:]!r}")
-        try:
-            return int(lines[0]), json.loads("\n".join(lines[1:]) or "null")
-        except ValueError:
-            return int(lines[0]), "\n".join(lines[1:])
+        return call_inside(
+            container, self.hook_port(container), self.token(container), method, body
+        )
 
     def undo(self, record: UndoRecord) -> str:
         if isinstance(record, ClearHookPlans):

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from chaos import deadman
-from chaos.backends.base import AppliedFault, Fault, NotApplied, Where, fault_id
+from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.hook import ClearHookPlans, HookError, HookPart, HookPlans
 from chaos.backends.local import faults
 from chaos.backends.local import processes as proc
@@ -33,7 +33,7 @@ from chaos.scenario import (
 from chaos.undo import UndoRecord
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from stack.layout import LocalLayout
-from stack.local import LocalStack
+from stack.local import LocalStack, StackError
 
 READY_TIMEOUT_S = 30.0
 CALLER = "failwhale-chaos"
@@ -133,6 +133,23 @@ class LocalBackend:
 
     def sweep(self) -> list[str]:
         return sweep(self)
+
+    def stack_locust_url(self) -> str | None:
+        return None  # a local stack runs no Locust of its own
+
+    def switch_resilience(self, mode: str) -> None:
+        try:
+            self.restart_stack({"FAILWHALE_RESILIENCE": mode})
+        except StackError as exc:
+            raise FaultError(
+                f"the local stack did not start with resilience {mode}: {exc}"
+            ) from exc
+
+    def self_healing(self) -> str | None:
+        return None  # local processes have no orchestrator
+
+    def set_self_healing(self, mode: str) -> list[str]:
+        raise FaultError("self-healing is an orchestrator's: run with --backend swarm")
 
     def close(self) -> None:
         """The run is over: its reverted entries are history (the report has them)."""

@@ -260,6 +260,13 @@ class SwarmBackend(SlotKeeper, DockerBackend):
             return record.undo(self)
         return super().undo(record)
 
+    def switch_resilience(self, mode: str) -> None:
+        """Updates the services in place (the orchestrator replaces their tasks)."""
+        try:
+            self.engine.set_env("FAILWHALE_RESILIENCE", mode)
+        except SwarmError as exc:
+            raise FaultError(f"the swarm stack did not take resilience {mode}: {exc}") from exc
+
     # -- self-healing --------------------------------------------------------------------------
 
     def self_healing(self) -> str:
