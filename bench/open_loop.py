@@ -55,11 +55,3 @@ class OpenLoop:
         except (httpx.HTTPError, TimeoutError):
             status, degraded = 0, False
         self.outcomes.append(Outcome(sent - started, status, degraded, time.monotonic() - sent))
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-    return ordered[index]

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.open_loop import OpenLoop, Outcome, percentile
+from bench.open_loop import OpenLoop, Outcome
 from bench.seeded import local_stack, seed_readers
+from loadtest.vocabulary import percentile_or_nan
 from services.gateway.policies import POLICIES
 from stack.local import LocalStack
 
@@ -135,8 +136,8 @@ def figures(
 ) -> OutageFigures:
     healthy = [o for o in outcomes if 1.0 <= o.at < killed_at]
     outage = [o for o in outcomes if killed_at <= o.at < restart_at]
-    healthy_p99 = percentile([o.latency_s for o in healthy], 99) * 1000
-    outage_p99 = percentile([o.latency_s for o in outage], 99) * 1000
+    healthy_p99 = percentile_or_nan([o.latency_s for o in healthy], 99) * 1000
+    outage_p99 = percentile_or_nan([o.latency_s for o in outage], 99) * 1000
     errors = sum(1 for o in outage if o.status != 200)
     degraded = sum(1 for o in outage if o.status == 200 and o.degraded)
     reset_s = POLICIES["timeline"].breaker.reset_timeout_s

@@ -11,11 +11,11 @@ A metric that cannot be computed is None: rates and percentiles of a phase witho
 throughput of a phase of zero length.
 """
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chaos.observation import Observation, RequestRecord
+from loadtest.vocabulary import PhaseStats, percentile
 
 PHASES = ("steady", "fault", "recovery")
 
@@ -29,23 +29,6 @@ class PhaseSpan:
     @property
     def length_s(self) -> float:
         return max(0.0, self.end_s - self.start_s)
-
-
-@dataclass(frozen=True)
-class PhaseStats:
-    """The contract fields of one phase in summary.json."""
-
-    requests: int
-    rps: float | None
-    error_rate: float | None
-    degraded_rate: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-
-    def metric(self, name: str) -> float | None:
-        value: float | int | None = getattr(self, name)
-        return None if value is None else float(value)
 
 
 def fault_span(obs: Observation) -> tuple[float, float] | None:
@@ -96,19 +79,10 @@ def split_requests(obs: Observation) -> dict[str, list[RequestRecord]]:
     return split
 
 
-def percentile(ordered: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile of values sorted ascending: the smallest value with at least q % of
-    the values at or below it."""
-    if not ordered:
-        return None
-    rank = math.ceil(q / 100 * len(ordered))
-    return float(ordered[min(max(rank, 1), len(ordered)) - 1])
-
-
 def stats_of(records: Iterable[RequestRecord], length_s: float) -> PhaseStats:
     records = list(records)
     n = len(records)
-    latencies = sorted(r.latency_ms for r in records)
+    latencies = [r.latency_ms for r in records]
     errors = sum(1 for r in records if r.outcome == "error")
     degraded = sum(1 for r in records if r.outcome == "degraded")
     return PhaseStats(

@@ -18,14 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chaos.observation import Observation, Sample
-from chaos.phases import PHASES, PhaseStats, fault_span, phase_stats
+from chaos.phases import PHASES, fault_span, phase_stats
 from chaos.scenario import Hypothesis, Scenario
+from loadtest.vocabulary import ORACLES, PhaseStats
 
 Verdict = Literal["pass", "fail", "invalid"]
-ORACLES = (
-    "lost_writes", "duplicate_writes", "dm_order_violations", "timeline_order_violations",
-    "read_your_writes_violations", "max_staleness_s",
-)  # fmt: skip
 HEALTHY_ERROR_RATE = 0.01
 HEALTHY_WINDOW_S = 5.0
 

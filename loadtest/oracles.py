@@ -25,6 +25,9 @@ from loadtest.writes import WriteLog
 
 @dataclass
 class OracleReport:
+    """The load's full account; its counts are those of `loadtest.vocabulary` (a test holds
+    the two together), with the details the chaos summary has no room for."""
+
     lost_writes: int = 0
     duplicate_writes: int = 0
     dm_order_violations: int = 0

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtest.tally import KINDS
+from loadtest.vocabulary import MAX_STALENESS, VIOLATION_KINDS
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -74,11 +74,11 @@ def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
         *worker_lines(snapshot),
         "  oracles:",
     ]
-    for kind in KINDS:
+    for kind in VIOLATION_KINDS:
         lines.append(f"    {kind:<30} {oracles.get(kind, 0):>6}")
     visibility = oracles.get("visibility", {})
     lines += [
-        f"    {'max_staleness_s':<30} {oracles.get('max_staleness_s', 0.0):>6.2f}"
+        f"    {MAX_STALENESS:<30} {oracles.get(MAX_STALENESS, 0.0):>6.2f}"
         f"  ({oracles.get('stale_reads', 0)} stale reads; a measure, not a violation)",
         f"    {'home timeline visibility':<30} p50 {visibility.get('p50_s', 0.0):.2f} s, "
         f"max {visibility.get('max_s', 0.0):.2f} s over {visibility.get('posts', 0)} posts",

@@ -3,16 +3,10 @@
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-# Contract names (chaos summary.json `oracles`), plus phantom writes: a write answered with a
-# definite failure that took effect all the same.
-KINDS = (
-    "lost_writes",
-    "duplicate_writes",
-    "dm_order_violations",
-    "timeline_order_violations",
-    "read_your_writes_violations",
-    "phantom_writes",
-)
+from loadtest.vocabulary import VIOLATION_KINDS
+
+# The oracles' counts of the contract (chaos summary.json `oracles`), plus phantom writes.
+KINDS = VIOLATION_KINDS
 EXAMPLES_PER_KIND = 5
 
 

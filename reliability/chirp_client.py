@@ -2,10 +2,9 @@
 own, posting and reading back whole histories, and waiting with a deadline for what happens
 eventually (fan-out, outbox drains)."""
 
-import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -131,12 +130,3 @@ def eventually(
         if time.monotonic() > deadline:
             return result, False
         time.sleep(every_s)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The nearest-rank percentile (q in 0..100) of what was measured; NaN for nothing."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from chaos.observation import FaultWindow, Observation
-from chaos.phases import PHASES, PhaseSpan, PhaseStats
+from chaos.phases import PHASES, PhaseSpan
 from chaos.report import orchestrator
 from chaos.report.summary import BreakerEpisode, Phases
 from chaos.verdict import HypothesisResult
+from loadtest.vocabulary import PHASE_METRICS, PhaseStats
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
@@ -82,9 +83,6 @@ def figure(png: bytes, caption: str) -> str:
     return f"<figure>{img(png, caption)}<figcaption>{e(caption)}</figcaption></figure>"
 
 
-PHASE_ROWS = ("requests", "rps", "error_rate", "degraded_rate", "p50_ms", "p95_ms", "p99_ms")
-
-
 def phase_header(name: str, span: PhaseSpan | None) -> str:
     if span is None:
         return e(name)
@@ -95,7 +93,7 @@ def phases_table(phases: Phases, spans: dict[str, PhaseSpan] | None = None) -> s
     head = ["", *(phase_header(p, (spans or {}).get(p)) for p in PHASES)]
     rows = [
         [e(metric), *(fmt(metric, getattr(getattr(phases, p), metric)) for p in PHASES)]
-        for metric in PHASE_ROWS
+        for metric in PHASE_METRICS
     ]
     return table(head, rows)
 

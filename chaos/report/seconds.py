@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 
 from chaos.observation import Observation
-from chaos.phases import percentile
+from loadtest.vocabulary import percentile
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict
 
 from chaos import breakers
 from chaos.observation import Observation
-from chaos.phases import PhaseStats, phase_spans
+from chaos.phases import phase_spans
 from chaos.report import orchestrator
 from chaos.report.orchestrator import ReplacementTimes
 from chaos.verdict import HEALTHY_ERROR_RATE, HEALTHY_WINDOW_S, Judgement
+from loadtest.vocabulary import MAX_STALENESS, ORACLE_COUNTS, OracleFigures, PhaseStats
 
 DIGITS = 6
 
@@ -34,29 +35,10 @@ class HypothesisSummary(Strict):
     passed: bool
 
 
-class PhaseSummary(Strict):
-    requests: int
-    rps: float | None
-    error_rate: float | None
-    degraded_rate: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-
-
 class Phases(Strict):
-    steady: PhaseSummary
-    fault: PhaseSummary
-    recovery: PhaseSummary
-
-
-class Oracles(Strict):
-    lost_writes: int | None
-    duplicate_writes: int | None
-    dm_order_violations: int | None
-    timeline_order_violations: int | None
-    read_your_writes_violations: int | None
-    max_staleness_s: float | None
+    steady: PhaseStats
+    fault: PhaseStats
+    recovery: PhaseStats
 
 
 class BreakerEpisode(Strict):
@@ -74,7 +56,7 @@ class Summary(Strict):
     fault_applied: bool
     hypotheses: list[HypothesisSummary]
     phases: Phases
-    oracles: Oracles
+    oracles: OracleFigures
     breakers: list[BreakerEpisode]
     time_to_detect_s: float | None
     time_to_recover_s: float | None
@@ -93,18 +75,6 @@ def _count(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
-def _phase(stats: PhaseStats) -> PhaseSummary:
-    return PhaseSummary(
-        requests=stats.requests,
-        rps=_round(stats.rps),
-        error_rate=_round(stats.error_rate),
-        degraded_rate=_round(stats.degraded_rate),
-        p50_ms=_round(stats.p50_ms),
-        p95_ms=_round(stats.p95_ms),
-        p99_ms=_round(stats.p99_ms),
-    )
-
-
 def build_summary(obs: Observation, judgement: Judgement) -> Summary:
     m = judgement.run_metrics
     p = judgement.phases
@@ -120,16 +90,10 @@ def build_summary(obs: Observation, judgement: Judgement) -> Summary:
             )
             for h in judgement.hypotheses
         ],
-        phases=Phases(
-            steady=_phase(p["steady"]), fault=_phase(p["fault"]), recovery=_phase(p["recovery"])
-        ),
-        oracles=Oracles(
-            lost_writes=_count(m["lost_writes"]),
-            duplicate_writes=_count(m["duplicate_writes"]),
-            dm_order_violations=_count(m["dm_order_violations"]),
-            timeline_order_violations=_count(m["timeline_order_violations"]),
-            read_your_writes_violations=_count(m["read_your_writes_violations"]),
-            max_staleness_s=_round(m["max_staleness_s"]),
+        phases=Phases(**{name: stats.rounded(DIGITS) for name, stats in p.items()}),
+        oracles=OracleFigures(
+            **{name: _count(m[name]) for name in ORACLE_COUNTS},
+            **{MAX_STALENESS: _round(m[MAX_STALENESS])},
         ),
         breakers=[
             BreakerEpisode(

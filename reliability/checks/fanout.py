@@ -7,8 +7,9 @@ import time
 
 import httpx
 
+from loadtest.vocabulary import percentile_or_nan as percentile
 from reliability.check import Check, Outcome, SuiteContext
-from reliability.chirp_client import eventually, follow, percentile, sign_up
+from reliability.chirp_client import eventually, follow, sign_up
 from reliability.home_watch import HomeWatch, repeated, visibility, whole_home_timeline
 from reliability.write_load import Step, WriteLoad, audit, audit_gaps
 

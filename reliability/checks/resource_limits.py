@@ -16,9 +16,10 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
+from loadtest.vocabulary import percentile_or_nan as percentile
 from reliability.abusive_clients import Exchange, Target, one_shot_abuses, slow_body, slow_headers
 from reliability.check import Check, Outcome, SuiteContext
-from reliability.chirp_client import Member, follow, percentile, post, sign_up
+from reliability.chirp_client import Member, follow, post, sign_up
 from reliability.honest_readers import HonestReaders
 
 P99_RATIO_MAX = 1.5

@@ -6,12 +6,12 @@ import pytest
 from chaos.observation import FaultWindow, Observation, Outcome, RequestRecord
 from chaos.phases import (
     fault_span,
-    percentile,
     phase_spans,
     phase_stats,
     split_requests,
     stats_by_request,
 )
+from loadtest.vocabulary import percentile
 
 
 def obs_with(

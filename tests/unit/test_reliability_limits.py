@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from loadtest.vocabulary import percentile_or_nan as percentile
 from reliability.abusive_clients import Exchange, Target, _status, chunked, request_head
 from reliability.checks.api_schema import FuzzRun, config_file, verdict
 from reliability.checks.idempotency import Tally
 from reliability.checks.resource_limits import AbuseLog
 from reliability.checks.resource_limits import verdict as limits_verdict
-from reliability.chirp_client import eventually, percentile
+from reliability.chirp_client import eventually
 from reliability.idempotent_writes import KeyedWrite, RaceResult
 from reliability.schemathesis_hooks import fresh_key
 from services.common.limits import IDEMPOTENCY_KEY_PATTERN
