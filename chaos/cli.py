@@ -2,6 +2,7 @@
 code (0 pass, 1 fail or invalid, 2 usage or setup error)."""
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from chaos.backends import BACKENDS, backend_for
+from chaos.backends import BACKENDS, backend_for, backend_from_journal
 from chaos.backends.base import Backend, FaultError
+from chaos.journal import Journal, JournalFormatError
 from chaos.report.compare import report_compare
 from chaos.report.folder import default_out_dir
 from chaos.runner import ChaosRun, Progress, SetupError
@@ -46,6 +48,12 @@ def add_commands(commands: Any) -> None:
     sweep = sub.add_parser("sweep", help="undo anything a killed run left behind")
     sweep.add_argument("--backend", choices=list(BACKENDS), default="docker")
     _workdir(sweep)
+    sweep.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="a run's journal file: its own backend and stack (instead of --backend, --workdir)",
+    )
     sweep.set_defaults(run=_sweep)
 
 
@@ -151,14 +159,21 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     try:
-        backend = backend_for(args.backend, workdir=args.workdir)
-    except FaultError as exc:
+        if args.journal is not None:
+            backend = backend_from_journal(Journal.open(args.journal))
+        else:
+            backend = backend_for(args.backend, workdir=args.workdir)
+    except (FaultError, OSError, ValueError, KeyError) as exc:  # no engine, file or scope
         _error(exc)
         return 2
     try:
         undone = backend.sweep()
+    except JournalFormatError as exc:
+        _error(exc)
+        return 2
     finally:
-        backend.close()
+        with contextlib.suppress(JournalFormatError):
+            backend.close()
     for line in undone:
         print(line)
     console.print(f"swept: {len(undone)} thing(s) undone")
