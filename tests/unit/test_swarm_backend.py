@@ -2,11 +2,16 @@
 scenario fields and fault kinds it brings, and the refusals of the backends without an
 orchestrator."""
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from chaos.backends.swarm.faults import TaskState
+from chaos.backends.swarm.records import SlotHealthy
 from chaos.backends.swarm.tasks import TargetError, Task, select, share, task_of
+from chaos.journal import Journal
 from chaos.scenario import (
     Kill,
     Latency,
@@ -180,3 +185,46 @@ def test_backends_without_an_orchestrator_refuse_its_faults() -> None:
     )
     assert single_host_refusal(Kill(fault="kill", target="posts", replicas="one", at_s=0,
                                     duration_s=5)) is None  # fmt: skip
+
+
+# -- who replaced a killed task ---------------------------------------------------------------
+
+
+class FakeSwarm:
+    """In process: a slot that runs a new task once `replaced` is set, a revert that says
+    whether it had to force one."""
+
+    def __init__(self, journal: Journal, revert_says: str) -> None:
+        self.journal, self.revert_says = journal, revert_says
+        self.replaced = threading.Event()
+
+    def healthy_in_slot(self, service: str, slot: int) -> Task | None:
+        return task(service, slot, state="running") if self.replaced.is_set() else None
+
+    def slot_back(self, service: str, slot: int, dead_task: str) -> str:
+        self.replaced.set()
+        return self.revert_says
+
+
+@pytest.mark.parametrize(
+    ("replaced_before_revert", "revert_says", "by"),
+    [(True, "timeline.1 runs task abc healthy", "orchestrator"),
+     (False, "timeline.1 runs task abc healthy", "orchestrator"),
+     (False, "timeline.1 given a new task by a forced update, converged in 3.0 s", "revert")],
+)  # fmt: skip
+def test_a_replacement_is_the_orchestrator_unless_the_revert_forced_it(
+    tmp_path: Path, replaced_before_revert: bool, revert_says: str, by: str
+) -> None:
+    swarm = FakeSwarm(Journal(tmp_path / "j.json", {}), revert_says)
+    dead = Task("timeline", 1, "old", "c-old", HERE, "running", "running")
+    record = SlotHealthy(service="timeline", slot=1, task="old", container="c-old")
+    spec = Kill(fault="kill", target="timeline-1", at_s=0, duration_s=5)
+    fault = TaskState(spec, "f1", swarm, dead, None, record, time.time())  # type: ignore[arg-type]
+    if replaced_before_revert:
+        swarm.replaced.set()
+        deadline = time.monotonic() + 5
+        while fault.replacement is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    fault.revert()
+    [replaced] = fault.window(0).figures["replaced"]
+    assert (replaced["task"], replaced["by"]) == ("timeline.1", by)

@@ -25,6 +25,7 @@ from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Paus
 STOP_TIMEOUT_S = 10
 WANTED = {"kill": ("exited", "dead"), "stop": ("exited",), "pause": ("paused",)}
 WATCH_S = 180.0
+FORCED = "by a forced update"  # what the revert says when it had to force a new task
 POLL_S = 0.5
 
 
@@ -153,6 +154,7 @@ class TaskState(AppliedFault):
         self.replaced_after_s: float | None = None
         self.replaced_by = ""
         self._reverting = threading.Event()
+        self._seen_reverting = False
         self._done = threading.Event()
         threading.Thread(target=self._watch, name=f"watch-{fid}", daemon=True).start()
 
@@ -187,7 +189,9 @@ class TaskState(AppliedFault):
             if found is not None and found.id != self.task.id:
                 self.replacement = found
                 self.replaced_after_s = time.time() - self.died_at
-                self.replaced_by = "revert" if self._reverting.is_set() else "orchestrator"
+                # Until the revert says it forced a new task, the orchestrator made it.
+                self.replaced_by = "orchestrator"
+                self._seen_reverting = self._reverting.is_set()
                 return
             self._done.wait(POLL_S)
 
@@ -218,11 +222,15 @@ class TaskState(AppliedFault):
     def _revert(self) -> str:
         self._reverting.set()
         said = self.undo.undo(self.backend)
+        forced = FORCED in said
         if self.replacement is None and self.kind != "pause":
             # The watcher may be between two looks: one last one, now the slot has converged.
             found = self.backend.healthy_in_slot(self.task.service, self.task.slot)
             if found is not None and found.id != self.task.id:
-                self.replacement, self.replaced_by = found, "revert"
+                self.replacement, self._seen_reverting = found, True
                 self.replaced_after_s = time.time() - self.died_at
+                self.replaced_by = "orchestrator"
+        if self.replacement is not None and forced and self._seen_reverting:
+            self.replaced_by = "revert"
         self._done.set()
         return said
