@@ -32,6 +32,18 @@ def docker(*args: str, check: bool = True) -> str:
     return done.stdout
 
 
+def running_containers(service: str) -> list[str]:
+    """The containers of the tasks swarm wants running (not those of replaced tasks, which may
+    still be stopping)."""
+    tasks = docker("service", "ps", "-q", "--filter", "desired-state=running", service).split()
+    # a task may be gone between the two calls: check=False, and no id
+    ids = (
+        docker("inspect", "--format", "{{.Status.ContainerStatus.ContainerID}}", task, check=False)
+        for task in tasks
+    )
+    return [container.strip() for container in ids if container.strip()]
+
+
 @dataclass
 class SwarmStack:
     """A deployed stack: its name, the URLs its edge relay publishes, and the environment it

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.swarm.conftest import SwarmStack, docker
+from tests.e2e.swarm.conftest import SwarmStack, docker, running_containers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.swarm, pytest.mark.timeout(900)]
 
@@ -58,18 +58,11 @@ class ReadLoop:
 
 
 def timeline_containers(stack: SwarmStack) -> dict[str, str]:
-    """Container id -> health of the timeline's running tasks (this node's)."""
-    out = docker(
-        "ps",
-        "--filter",
-        f"label=com.docker.swarm.service.name={stack.service('timeline')}",
-        "--format",
-        "{{.ID}} {{.Status}}",
-    )
+    """Container id -> health of the tasks swarm wants running in the timeline service."""
+    health = "{{if .State.Running}}{{.State.Health.Status}}{{else}}exited{{end}}"
     return {
-        line.split()[0]: "healthy" if "(healthy)" in line else "starting"
-        for line in out.splitlines()
-        if line.strip()
+        container: docker("inspect", "--format", health, container, check=False).strip()
+        for container in running_containers(stack.service("timeline"))
     }
 
 
