@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
             for port in rendered.edge:
                 label = "gateway:" if port.service == "gateway" else "Locust web UI:"
                 print(f"{label:<15} {public_url(port)}")
+            wide = sorted({p.address for p in rendered.edge} - {"127.0.0.1"})
+            if wide:
+                say(
+                    f"published on {', '.join(wide)} (FAILWHALE_PUBLISH_ADDRESS): reachable "
+                    "from other machines"
+                )
         elif args.command == "down":
             deploy.down(volumes=args.volumes)
         else:
