@@ -54,7 +54,7 @@ define pytest
 endef
 
 .PHONY: help FORCE engine venv venv-load venv-dev up down clean images up-local down-local seed \
-	load chaos bench lint test test-unit test-prerequisites reliability test-integration test-e2e \
+	load chaos bench lint test test-unit test-prerequisites reliability test-integration test-e2e test-swarm \
 	test-reliability
 
 help:
@@ -152,7 +152,7 @@ lint: venv-dev ## ruff (lint and format) and mypy
 
 # make test on a fresh machine: the distribution's packages it uses (as root on Debian/Ubuntu:
 # installed), a running Docker engine (started when needed), then every suite.
-test: test-prerequisites test-unit test-integration test-e2e test-reliability ## all tests (installs what they need)
+test: test-prerequisites test-unit test-integration test-e2e test-swarm test-reliability ## all tests (installs what they need)
 
 test-prerequisites:
 	@$(PREREQUISITES) test
@@ -167,6 +167,11 @@ test-integration: venv-dev ## real redis-server and uvicorn processes
 # The user journeys run first, on a stack no fault has touched; the chaos tests after them.
 test-e2e: images venv-dev ## the compose stack, under its own project name and port
 	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_front_door.py tests/e2e/test_locust.py tests/e2e/chaos -m e2e)
+
+# The same app on a one-node Docker swarm (initialised for the run and left after it, when the
+# engine had none): deploy, the engine's self-healing, the swarm chaos backend.
+test-swarm: images venv-dev ## the stack on Docker Swarm, under its own stack name and ports
+	$(call pytest,tests/e2e/swarm -m e2e)
 
 QUICK ?=
 reliability: images venv-dev ## the reliability and security suite, each check with its figure (QUICK=1: the CI form)
