@@ -10,7 +10,7 @@ a call then fails at once as `DependencyUnavailable`, which the caller's fallbac
 """
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -31,6 +31,8 @@ class ReplicaSet:
         self.replicas = list(replicas)
         self._resilient = replicas[0].resilient if resilient is None else resilient
         self._turn = itertools.count()
+        # Told (without waiting for it) when no replica answered a call: discovery looks again.
+        self.on_exhausted: Callable[[], None] | None = None
 
     @classmethod
     def empty(cls, name: str, resilient: bool) -> "ReplicaSet":
@@ -59,6 +61,7 @@ class ReplicaSet:
         # Without the resilience layer: plain round robin, a dead replica's turn fails.
         candidates = self.in_turn() if repeatable else self.in_turn()[:1]
         if not candidates:
+            self._exhausted()
             raise DependencyUnavailable(
                 self.name, f"no replica of {self.name} is known", reason="unreachable"
             )
@@ -69,9 +72,14 @@ class ReplicaSet:
             except DependencyUnavailable as exc:
                 failure = exc
         assert failure is not None
+        self._exhausted()
         raise DependencyUnavailable(
             self.name,
             f"no replica of {self.name} answered ({failure.detail})",
             retry_after_s=int(failure.headers.get("Retry-After", "1")),
             reason=failure.reason,
         ) from failure
+
+    def _exhausted(self) -> None:
+        if self.on_exhausted is not None:
+            self.on_exhausted()

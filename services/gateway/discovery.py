@@ -123,6 +123,9 @@ def url_of(address: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+# The shortest time between two lookups, when failing calls ask for them.
+SOONEST_S = 0.5
+
 Make = Callable[[str, str], Downstream]  # (replica name, base URL) -> a new Downstream
 
 
@@ -147,11 +150,21 @@ class ReplicaDiscovery:
         self.known: dict[str, Downstream] = {}  # address -> its replica
         self.lookups = 0
         self.last_error: str | None = None
+        self._soon = asyncio.Event()
+        replicas.on_exhausted = self._soon.set
 
     async def run(self) -> None:
-        """Refresh every `interval_s` until cancelled (the first one after `interval_s`)."""
+        """Refresh every `interval_s` until cancelled (the first one after `interval_s`), and
+        sooner when a call found no replica that answered: the tasks may have been replaced
+        (a rolling update) and their successors answer the name already. At most one lookup
+        every `SOONEST_S`, however many calls fail meanwhile."""
+        soonest_s = min(SOONEST_S, self.interval_s)
         while True:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(soonest_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s - soonest_s):
+                    await self._soon.wait()
+            self._soon.clear()
             try:
                 await self.refresh()
             except Exception:

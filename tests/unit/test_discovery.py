@@ -4,6 +4,7 @@ task's slot; a name without addresses leaves the timeline unavailable (degraded 
 a 500); a resolver that fails or hangs keeps what is known and never holds up a request."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -20,6 +21,7 @@ from services.common.replicas import ReplicaSet
 from services.gateway.app import create_app
 from services.gateway.backends import Backends
 from services.gateway.discovery import (
+    SOONEST_S,
     DiscoveryName,
     LookupFailed,
     ReplicaDiscovery,
@@ -292,6 +294,36 @@ async def test_discovery_goes_on_after_a_bug_in_one_refresh(
         resolver.answers = ["10.0.1.7"]
         await asyncio.sleep(0.1)  # ten intervals
         assert names(discovery) == ["10.0.1.7"]
+    finally:
+        looking.cancel()
+
+
+async def test_calls_that_find_no_replica_answering_have_the_name_looked_up_again_soon(
+    resolver: FakeResolver, make: Callable[[str, str], Downstream], services: FakeServices
+) -> None:
+    """Both tasks replaced at once (a forced update): the next lookup is not left to the
+    interval, and the failing calls ask for one lookup at a time, not one each."""
+    timeline = ReplicaSet.empty("timeline", resilient=True)
+    slow = ReplicaDiscovery(NAME, timeline, make, resolver, interval_s=30.0)
+    resolver.answers = ["10.0.1.7"]
+    services.answers["10.0.1.7"] = lambda _: httpx.Response(503)
+    answering(services, "10.0.2.7")
+    await slow.refresh()
+    started = time.monotonic()
+    looking = asyncio.create_task(slow.run())
+    try:
+        resolver.answers = ["10.0.2.7"]  # the successor answers the name already
+        for _ in range(20):
+            with pytest.raises(DependencyUnavailable):
+                await timeline.request("GET", "/internal/timeline")
+        async with asyncio.timeout(5):  # well before the 30 s interval
+            while names(slow) != ["10.0.2.7"]:  # noqa: ASYNC110 (polls the background task)
+                await asyncio.sleep(0.02)
+        answer = await timeline.request("GET", "/internal/timeline")
+        assert answer.json() == PAGE
+        # The first, then at most one per SOONEST_S however many calls failed (twenty here).
+        elapsed_s = time.monotonic() - started
+        assert 2 <= slow.lookups <= 2 + elapsed_s / SOONEST_S
     finally:
         looking.cancel()
 
