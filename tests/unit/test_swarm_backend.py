@@ -68,7 +68,7 @@ def test_share_of_no_task_is_none() -> None:
 
 def test_a_slot_without_a_running_task_is_refused_by_name() -> None:
     without_two = [t for t in TASKS if (t.service, t.slot) != ("timeline", 2)]
-    with pytest.raises(TargetError, match="no running task in slot 2 of service timeline"):
+    with pytest.raises(TargetError, match="no running task in slot 3 of service timeline"):
         select(without_two, "timeline-2", None, HERE)
 
 
@@ -228,3 +228,22 @@ def test_a_replacement_is_the_orchestrator_unless_the_revert_forced_it(
     fault.revert()
     [replaced] = fault.window(0).figures["replaced"]
     assert (replaced["task"], replaced["by"]) == ("timeline.1", by)
+
+
+def test_a_compose_name_follows_the_slots_a_scale_down_left() -> None:
+    # Scaled to 3 and back to 2: the orchestrator removed slot 2, slots 1 and 3 remain.
+    removed = Task("timeline", 2, "t2", "c2", HERE, "complete", "remove", version=40)
+    older = Task("timeline", 2, "t2-old", "c2o", HERE, "failed", "shutdown", version=10)
+    tasks = [task("timeline", 1), task("timeline", 3), removed, older]
+    assert [t.slot for t in select(tasks, "timeline-1", None, HERE)] == [1]
+    assert [t.slot for t in select(tasks, "timeline-2", None, HERE)] == [3]
+
+
+def test_a_dead_slot_keeps_its_place_while_its_task_is_replaced() -> None:
+    # Slot 1's task was killed and its replacement is still starting: timeline-2 stays slot 2.
+    dead = Task("timeline", 1, "t1", "c1", HERE, "failed", "shutdown", version=50)
+    starting = Task("timeline", 1, "t1b", "c1b", HERE, "starting", "running", version=51)
+    tasks = [dead, starting, task("timeline", 2)]
+    assert [t.slot for t in select(tasks, "timeline-2", None, HERE)] == [2]
+    with pytest.raises(TargetError, match="no running task in slot 1"):
+        select(tasks, "timeline-1", None, HERE)

@@ -1,6 +1,7 @@
 """The tasks of a swarm stack as the chaos engine sees them, and which of them a fault's target
-picks: `timeline-1` is slot 1 of the timeline service (what compose calls timeline-1), a bare
-service name is its running tasks, narrowed by the fault's `replicas` (one, all, or a share)."""
+picks: `timeline-1` is the first slot of the timeline service (what compose calls timeline-1:
+slot 1, unless a scale down removed it), a bare service name is its running tasks, narrowed by
+the fault's `replicas` (one, all, or a share)."""
 
 import math
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Task:
     node_id: str
     state: str
     desired: str
+    version: int = 0  # the orchestrator's index of the task's last change: later is newer
 
     @property
     def running(self) -> bool:
@@ -48,6 +50,7 @@ def task_of(service: str, raw: dict[str, Any]) -> Task:
         node_id=str(raw.get("NodeID") or ""),
         state=str(status.get("State") or ""),
         desired=str(raw.get("DesiredState") or ""),
+        version=int((raw.get("Version") or {}).get("Index") or 0),
     )
 
 
@@ -69,15 +72,28 @@ def share(count: int, replicas: str | float | None) -> int:
     return max(1, min(count, math.ceil(float(replicas) * count)))
 
 
+def slots(tasks: list[Task], service: str) -> list[int]:
+    """The service's slots, lowest first: those whose newest task was not removed by a scale
+    down (a slot keeps its number while its tasks die and are replaced)."""
+    newest: dict[int, Task] = {}
+    for task in tasks:
+        if task.service == service and task.version >= newest.get(task.slot, task).version:
+            newest[task.slot] = task
+    return sorted(slot for slot, task in newest.items() if task.desired != "remove")
+
+
 def select(
     tasks: list[Task], target: str, replicas: str | float | None, local_node: str | None
 ) -> list[Task]:
     """The running tasks `target` picks, lowest slots first. Raises TargetError when the target
     has no running task, or when one picked runs on another node than `local_node` (its
     namespace cannot be reached from this engine; None: any node will do)."""
-    service, slot = service_of(target)
+    service, nth = service_of(target)
     mine = sorted((t for t in tasks if t.service == service and t.running), key=lambda t: t.slot)
-    if slot is not None:
+    if nth is not None:
+        # timeline-N is the service's N-th slot: slot N, unless a scale down left other numbers.
+        known = slots(tasks, service)
+        slot = known[nth - 1] if nth <= len(known) else nth
         mine = [t for t in mine if t.slot == slot]
         if not mine:
             raise TargetError(f"{target}: no running task in slot {slot} of service {service}")
