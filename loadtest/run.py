@@ -10,7 +10,6 @@ stops the workers and waits for their audits before it lets them go.
 
 import logging
 import socket
-import time
 import uuid
 import weakref
 from pathlib import Path
@@ -67,7 +66,6 @@ class LoadRun:
         self.board = Scoreboard()
         self.audits = WorkerAudits()  # master: the workers' reports and audits
         self.run_id = ""
-        self.started = time.time()
         self._pool: AccountPool | None = None
         self._users = 0
         self._logged = 0
@@ -116,7 +114,6 @@ class LoadRun:
         self.settings = Settings.of(self.environment.parsed_options)
         if self.settings.accounts_file != accounts_file:
             self._pool = None  # the web UI's form named another seed file for this run
-        self.started = time.time()
         options = self.environment.parsed_options
         if self.is_master:
             self.run_id = uuid.uuid4().hex

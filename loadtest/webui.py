@@ -2,7 +2,8 @@
 its table in the page's template arguments, and rows added to the `/stats/requests` answer that
 the UI polls every two seconds while a run goes on. It shows each dependency's breaker as the
 gateway's `/v1/status` reports it, the outbox depths, the share of degraded answers (overall,
-lately and per endpoint) and the oracles' counts as they come in.
+lately and per endpoint) and the oracles' counts as they come in; in a distributed run, the
+workers' counts added up and a row per worker with its share and its final audit.
 
 `/resilience` answers the same rows as JSON, `/resilience/csv` as CSV.
 """
