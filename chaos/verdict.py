@@ -6,7 +6,10 @@ metric could not be observed (None) does not hold.
 
 Run metrics besides the oracle counts:
 - time_to_detect_s: from the first fault's start to the first sample that shows any breaker
-  tripped (open, or half-open, which means it opened in between); None if none ever tripped.
+  tripped (open, or half-open, which means it opened in between), or a replica ejected (a
+  dependency the service reported in the sample before is gone while the service answers: a
+  gateway that discovers replicas by name drops a dead one, often before any call to it fails);
+  None if neither ever happened.
 - time_to_recover_s: from the last fault's end to the first sample from which the run is healthy
   again: every breaker closed, and over the following `HEALTHY_WINDOW_S` seconds every breaker
   stays closed and the error rate stays under `HEALTHY_ERROR_RATE`; None if that never happens.
@@ -74,10 +77,24 @@ def time_to_detect(obs: Observation) -> float | None:
     span = fault_span(obs)
     if span is None:
         return None
+    before: Sample | None = None
     for sample in sorted(obs.samples, key=lambda s: s.t):
-        if sample.t >= span[0] and any(tripped(s) for _, _, s in breaker_states(sample)):
+        if sample.t >= span[0] and (
+            any(tripped(s) for _, _, s in breaker_states(sample)) or ejected(before, sample)
+        ):
             return sample.t - span[0]
+        before = sample
     return None
+
+
+def ejected(before: Sample | None, sample: Sample) -> bool:
+    """A dependency of a service that answered both samples is gone from the second."""
+    if before is None:
+        return False
+    return any(
+        deps and set(before.breakers.get(service, {})) - set(deps)
+        for service, deps in sample.breakers.items()
+    )
 
 
 class ErrorRates:

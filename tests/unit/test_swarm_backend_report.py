@@ -1,11 +1,12 @@
 """An orchestrator's figures in summary.json, details.json and report.html: replacement times
 (p50/max over the orchestrator's own replacements), tasks replaced, errors during a rolling
-restart; and a run without an orchestrator writes exactly the contract fields, as before."""
+restart; a run without an orchestrator writes exactly the contract fields, as before; and a
+replica ejected by the gateway's discovery counts as detection."""
 
 import json
 from pathlib import Path
 
-from chaos.observation import FaultWindow, Observation, RequestRecord
+from chaos.observation import FaultWindow, Observation, RequestRecord, Sample
 from chaos.report.folder import report_run
 from chaos.report.orchestrator import (
     replacement_times,
@@ -13,6 +14,7 @@ from chaos.report.orchestrator import (
     rolling_restarts,
     tasks_replaced,
 )
+from chaos.verdict import time_to_detect
 from tests.unit.observations import scenario, timeline_outage
 
 
@@ -71,3 +73,26 @@ def test_a_run_without_an_orchestrator_writes_only_the_contract_fields(tmp_path:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert not {"task_replacement_s", "tasks_replaced", "rolling_restart_errors"} & set(summary)
     assert "<h2>Orchestrator</h2>" not in (tmp_path / "report.html").read_text()
+
+
+def replicas_sample(t: float, *replicas: str) -> Sample:
+    deps = {"posts": "closed", "users": "closed", **{r: "closed" for r in replicas}}
+    return Sample(t, 50.0, 0.0, 0.0, {"gateway": deps}, {})
+
+
+def test_a_replica_the_gateway_ejects_by_discovery_counts_as_detection() -> None:
+    # Swarm drops a dead task from tasks.timeline at once: the gateway forgets the replica
+    # (its breaker with it) before any call fails, so no breaker ever opens.
+    obs = timeline_outage()  # faults from 30 s
+    obs.samples = [
+        replicas_sample(float(t), *(() if 33 <= t < 45 else ("timeline-1", "timeline-2")))
+        for t in range(90)
+    ]
+    assert time_to_detect(obs) == 3.0
+
+
+def test_a_service_that_did_not_answer_ejects_nothing() -> None:
+    obs = timeline_outage()
+    obs.samples = [replicas_sample(float(t), "timeline-1", "timeline-2") for t in range(90)]
+    obs.samples[35] = Sample(35.0, 50.0, 0.0, 0.0, {}, {})  # the gateway's /metrics timed out
+    assert time_to_detect(obs) is None
