@@ -211,8 +211,10 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     with workers_restored(args.backend):
         for _ in range(args.rounds):
             measures += [measure(master, args.backend, n, args, say) for n in counts]
-    rps = {n: statistics.median(m.rps for m in measures if m.workers == n) for n in counts}
-    ok = {n: statistics.median(m.ok_rps for m in measures if m.workers == n) for n in counts}
+    rps = {n: round(statistics.median(m.rps for m in measures if m.workers == n), 1)
+           for n in counts}  # fmt: skip
+    ok = {n: round(statistics.median(m.ok_rps for m in measures if m.workers == n), 1)
+          for n in counts}  # fmt: skip
     low, high = min(counts), max(counts)
     return {
         "backend": args.backend,
