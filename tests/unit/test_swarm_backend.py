@@ -4,6 +4,8 @@ orchestrator."""
 
 import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from chaos.scenario import (
     load_scenario,
     single_host_refusal,
 )
+from chaos.stack_mode import ModeError, self_healing_as
 
 HERE, THERE = "node-a", "node-b"
 
@@ -247,3 +250,72 @@ def test_a_dead_slot_keeps_its_place_while_its_task_is_replaced() -> None:
     assert [t.slot for t in select(tasks, "timeline-2", None, HERE)] == [2]
     with pytest.raises(TargetError, match="no running task in slot 1"):
         select(tasks, "timeline-1", None, HERE)
+
+
+# -- self-healing switched for a scenario and back ------------------------------------------
+
+
+class Status(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"resilience": "on"}'
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+class FakeOrchestrator:
+    """In process: a stack whose self-healing is a setting, with a gateway that answers."""
+
+    name = "swarm"
+
+    def __init__(self, url: str, healing: str) -> None:
+        self.gateway_url, self.healing = url, healing
+        self.switched: list[str] = []
+
+    def self_healing(self) -> str:
+        return self.healing
+
+    def set_self_healing(self, mode: str) -> list[str]:
+        self.healing = mode
+        self.switched.append(mode)
+        return ["timeline"]
+
+
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Status)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_scenario_self_healing_is_set_for_its_run_and_put_back(gateway: str) -> None:
+    stack = FakeOrchestrator(gateway, "on")
+    with self_healing_as(stack, "off"):  # type: ignore[arg-type]
+        assert stack.healing == "off"
+    assert stack.switched == ["off", "on"]
+    with self_healing_as(stack, "on"):  # type: ignore[arg-type]
+        pass
+    assert stack.switched == ["off", "on"]  # already on: nothing switched
+    with self_healing_as(stack, None):  # type: ignore[arg-type]
+        pass
+    assert stack.switched == ["off", "on"]
+
+
+def test_a_backend_without_an_orchestrator_cannot_require_self_healing(gateway: str) -> None:
+    from chaos.backends.docker.driver import DockerBackend
+
+    class Compose:
+        name, gateway_url = "docker", gateway
+        self_healing = DockerBackend.self_healing
+        set_self_healing = DockerBackend.set_self_healing
+
+    with pytest.raises(ModeError, match="self-healing"), self_healing_as(Compose(), "on"):  # type: ignore[arg-type]
+        pass
