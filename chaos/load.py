@@ -44,6 +44,13 @@ class LoadFiles:
     def log(self) -> Path:
         return self.folder / "locust.log"
 
+    def fresh(self) -> None:
+        """An empty folder for a new run: records are appended as they come, so a run into an
+        `--out` folder used before would otherwise count the earlier run's requests as its own."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in (self.requests, self.history, self.oracles, self.log):
+            stale.unlink(missing_ok=True)
+
 
 class LoadDriver(Protocol):
     files: "LoadFiles"
@@ -87,7 +94,7 @@ class LocustRun:
         if self.accounts is not None:
             command += ["--accounts", str(self.accounts)]
         env = os.environ | {"PYTHONPATH": str(REPO)}
-        self.files.folder.mkdir(parents=True, exist_ok=True)
+        self.files.fresh()
         with self.files.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -37,7 +37,7 @@ class MasterLoad:
         self._copier = threading.Thread(target=self._copy_records, name="records", daemon=True)
 
     def start(self) -> None:
-        self.files.folder.mkdir(parents=True, exist_ok=True)
+        self.files.fresh()
         self.http.post("/stop").raise_for_status()  # whatever ran before
         self._next = int(self.http.get("/failwhale/requests", params={"after": 0}).json()["next"])
         users = self.load.users or max(10, int(self.load.rate or 1))

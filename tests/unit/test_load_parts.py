@@ -223,3 +223,20 @@ def test_what_the_audit_cannot_read_is_unreadable_and_outboxes_may_stay_full() -
     )
     assert not final.outbox_drained
     assert final.unreadable == ["conversation ann/bob"]
+
+
+def test_a_run_into_a_used_folder_counts_only_its_own_requests(tmp_path: Path) -> None:
+    from chaos.load import LoadFiles, read_requests
+
+    files = LoadFiles(tmp_path / "run")
+    files.folder.mkdir()
+    earlier = {"t": 100.0, "name": "GET /v1/timeline", "latency_ms": 5.0, "outcome": "ok"}
+    files.requests.write_text(json.dumps(earlier) + "\n")
+    files.history.write_text("{}\n")
+    assert len(read_requests(files, run_started_at=0.0)) == 1
+
+    files.fresh()
+
+    assert read_requests(files, run_started_at=0.0) == []
+    assert not files.history.exists()
+    assert files.folder.is_dir()
