@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from chaos.observation import FaultWindow
-from chaos.scenario import (
+from chaos.fault_specs import (
     Cpu,
     Drain,
     HttpErrors,
@@ -30,6 +29,7 @@ from chaos.scenario import (
     Scale,
     Stop,
 )
+from chaos.observation import FaultWindow
 
 if TYPE_CHECKING:
     from chaos.journal import Journal

@@ -21,8 +21,7 @@ from chaos.backends.docker.hook_call import call_inside
 from chaos.backends.docker.records import DockerRecord
 from chaos.backends.docker.sweep import sweep
 from chaos.backends.hook import ClearHookPlans, HookError, HookPlans
-from chaos.journal import Journal
-from chaos.scenario import (
+from chaos.fault_specs import (
     SERVICES,
     Cpu,
     HttpErrors,
@@ -35,6 +34,7 @@ from chaos.scenario import (
     Stop,
     single_host_refusal,
 )
+from chaos.journal import Journal
 from chaos.undo import UndoRecord
 from services.common.auth import TokenKeys, issue_service_token
 from services.common.settings import DEFAULT_INTERNAL_PORT

@@ -12,8 +12,8 @@ from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.docker.protocol import DockerDriver
 from chaos.backends.docker.records import CPU_PIDFILE, BusyLoopsIn, ContainerRunning
 from chaos.backends.hook import ClearHookPlans, HookError, HookPart
+from chaos.fault_specs import Cpu, HttpErrors, Kill, Pause, Restart, Stop
 from chaos.journal import Entry
-from chaos.scenario import Cpu, HttpErrors, Kill, Pause, Restart, Stop
 
 STOP_TIMEOUT_S = 10
 BUSY = "echo $$ >> {pidfile}; while :; do :; done"

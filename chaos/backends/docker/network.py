@@ -15,9 +15,9 @@ from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.docker.helpers import MARKER_PREFIX, HelperError
 from chaos.backends.docker.protocol import DockerDriver
 from chaos.backends.docker.records import NetworkRules
+from chaos.fault_specs import Latency, Loss, Partition
 from chaos.journal import Entry
 from chaos.network.plans import latency_plan, loss_plan, partition_plan
-from chaos.scenario import Latency, Loss, Partition
 
 PROBES = 5
 LOSS_PROBES = 10

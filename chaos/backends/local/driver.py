@@ -17,8 +17,7 @@ from chaos.backends.local import faults
 from chaos.backends.local import processes as proc
 from chaos.backends.local.records import BusyLoopsEnded, GroupResumed, ServiceRunning
 from chaos.backends.local.sweep import sweep
-from chaos.journal import Entry, Journal
-from chaos.scenario import (
+from chaos.fault_specs import (
     Cpu,
     HttpErrors,
     Kill,
@@ -30,6 +29,7 @@ from chaos.scenario import (
     Stop,
     single_host_refusal,
 )
+from chaos.journal import Entry, Journal
 from chaos.undo import UndoRecord
 from services.common.auth import SERVICE_HEADER, TokenKeys, issue_service_token
 from stack.layout import LocalLayout

@@ -14,8 +14,8 @@ from chaos.backends.hook import ClearHookPlans, HookError, HookPart
 from chaos.backends.local import processes as proc
 from chaos.backends.local.protocol import LocalDriver
 from chaos.backends.local.records import BusyLoopsEnded, GroupResumed, ServiceRunning
+from chaos.fault_specs import Cpu, HttpErrors, Kill, Latency, Partition, Pause, Restart, Stop
 from chaos.journal import Entry
-from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Partition, Pause, Restart, Stop
 
 PROBE_PATH = "/internal/chaos-probe"  # not a route: answered 404 after the hook had its say
 

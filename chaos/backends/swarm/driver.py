@@ -25,8 +25,8 @@ from chaos.backends.swarm.engine import SwarmError, SwarmStack
 from chaos.backends.swarm.keeper import SlotKeeper
 from chaos.backends.swarm.records import SwarmRecord
 from chaos.backends.swarm.tasks import STACK_LABEL, TargetError, Task, select, service_of
+from chaos.fault_specs import Drain, HttpErrors, Latency, Loss, Partition, RollingRestart, Scale
 from chaos.journal import Journal
-from chaos.scenario import Drain, HttpErrors, Latency, Loss, Partition, RollingRestart, Scale
 from chaos.undo import UndoRecord
 from services.common.auth import TokenKeys
 from stack.swarm.publish import EDGE_PORT_BASE, edge_name

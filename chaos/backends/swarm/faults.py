@@ -18,9 +18,9 @@ from chaos.backends.docker import network as docker_net
 from chaos.backends.swarm.protocol import SwarmDriver
 from chaos.backends.swarm.records import SlotHealthy
 from chaos.backends.swarm.tasks import Task
+from chaos.fault_specs import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
 from chaos.journal import Entry, Journal
 from chaos.observation import FaultWindow
-from chaos.scenario import Cpu, HttpErrors, Kill, Latency, Loss, Partition, Pause, Restart, Stop
 
 STOP_TIMEOUT_S = 10
 WANTED = {"kill": ("exited", "dead"), "stop": ("exited",), "pause": ("paused",)}

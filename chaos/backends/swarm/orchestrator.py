@@ -9,9 +9,9 @@ from chaos.backends.base import AppliedFault, NotApplied
 from chaos.backends.swarm.engine import SwarmError
 from chaos.backends.swarm.protocol import SwarmDriver
 from chaos.backends.swarm.records import NodeActive, ReplicasBack, UpdateDone
+from chaos.fault_specs import Drain, RollingRestart, Scale
 from chaos.journal import Entry
 from chaos.observation import FaultWindow
-from chaos.scenario import Drain, RollingRestart, Scale
 from chaos.undo import UndoRecord
 
 

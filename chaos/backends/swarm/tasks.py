@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.scenario import SLOTS, Partition
+from chaos.fault_specs import SLOTS, Partition
 
 STACK_LABEL = "com.docker.stack.namespace"
 
