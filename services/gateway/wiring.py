@@ -12,7 +12,7 @@ from services.common.redis_store import GuardedRedis
 from services.gateway.backends import Backends
 from services.gateway.degraded import Degradations
 from services.gateway.directory import HandleDirectory
-from services.gateway.drainer import Drainer
+from services.gateway.drainer import Drainer, hand_over
 from services.gateway.idempotency import GatewayKeys
 from services.gateway.lease import Lease
 from services.gateway.outbox import Outbox, PostIds
@@ -98,3 +98,5 @@ async def run_gateway(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for drainer in drainers:
+            await hand_over(drainer)

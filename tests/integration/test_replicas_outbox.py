@@ -11,7 +11,7 @@ import pytest
 
 from services.common.metrics import ServiceMetrics
 from services.common.redis_store import GuardedRedis, connect_redis
-from services.gateway.drainer import Drainer
+from services.gateway.drainer import Drainer, hand_over
 from services.gateway.lease import Lease
 from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
@@ -79,10 +79,13 @@ class Replica:
         self.task = asyncio.create_task(self.drainer.supervise())
 
     async def stop(self) -> None:
+        """As the gateway stops: its drainer's task ends, then it hands its lease over."""
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+            await hand_over(self.drainer)
+            self.task = None
 
 
 @contextlib.asynccontextmanager
