@@ -153,8 +153,8 @@ def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) 
     status = GatewayStatus(lambda: environment.host, time.monotonic)
     recent = RecentRate()
 
-    def table() -> list[Row]:
-        snap = snapshot()
+    def table(snap: dict[str, Any] | None = None) -> list[Row]:
+        snap = snapshot() if snap is None else snap
         gateway = status.get()
         now = time.monotonic()
         lately = recent.update(now, sum(snap["answers"].values()), sum(snap["degraded"].values()))
@@ -173,7 +173,8 @@ def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) 
     @web_ui.app.route("/resilience")
     @web_ui.auth_required_if_enabled
     def resilience() -> Response:
-        return jsonify({"rows": table(), "snapshot": snapshot(), "status": status.latest})
+        snap = snapshot()  # the rows and the snapshot shown beside them are one moment's
+        return jsonify({"rows": table(snap), "snapshot": snap, "status": status.latest})
 
     @web_ui.app.route("/resilience/csv")
     @web_ui.auth_required_if_enabled
