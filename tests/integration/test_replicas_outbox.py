@@ -40,8 +40,11 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLayout]:
         local.stop("redis")
 
 
-@pytest.fixture
-async def redis(layout: LocalLayout) -> AsyncIterator[GuardedRedis]:
+@contextlib.asynccontextmanager
+async def gateway_redis(layout: LocalLayout) -> AsyncIterator[GuardedRedis]:
+    """The gateway's Redis client, opened and closed inside the test's own event loop (an async
+    fixture may be set up and torn down by another loop than the test's, whose connections then
+    never answer)."""
     client = connect_redis(GatewaySettings(redis_url=layout.redis_url), ServiceMetrics("gateway"))
     await client.flushdb()
     try:
@@ -114,43 +117,45 @@ async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
 
 
 async def test_one_replica_delivers_each_entry_once_in_order_while_the_other_stands_by(
-    redis: GuardedRedis,
+    layout: LocalLayout,
 ) -> None:
-    keys = await fill(redis, 40)
-    async with replicas(redis, "a", "b") as (a, b):
-        a.start()
-        await until(lambda: a.drainer.lease.held)
-        b.start()
-        await until(lambda: len(a.delivered) >= len(keys))  # both replicas' deliveries
-        await asyncio.sleep(0.2)  # time for a second delivery of anything, if there were one
-        assert a.delivered == [("a", key) for key in keys]
-        assert not b.drainer.lease.held
-        assert b.drainer.running  # standing by is not a failure: /readyz stays ready
-        assert await redis.xlen("gw:outbox:posts") == 0
+    async with gateway_redis(layout) as redis:
+        keys = await fill(redis, 40)
+        async with replicas(redis, "a", "b") as (a, b):
+            a.start()
+            await until(lambda: a.drainer.lease.held)
+            b.start()
+            await until(lambda: len(a.delivered) >= len(keys))  # both replicas' deliveries
+            await asyncio.sleep(0.2)  # time for a second delivery of anything, if there were one
+            assert a.delivered == [("a", key) for key in keys]
+            assert not b.drainer.lease.held
+            assert b.drainer.running  # standing by is not a failure: /readyz stays ready
+            assert await redis.xlen("gw:outbox:posts") == 0
 
 
 async def test_a_leader_stalled_past_its_lease_is_taken_over_and_stops_before_its_next_delivery(
-    redis: GuardedRedis,
+    layout: LocalLayout,
 ) -> None:
-    keys = await fill(redis, 10)
-    async with replicas(redis, "a", "b") as (a, b):
-        a.stall = asyncio.Event()
-        a.start()
-        await until(a.stalled.is_set)  # a holds the lease, and is stuck on the first entry
-        b.start()
-        await until(lambda: len(a.delivered) >= len(keys), timeout_s=LEASE_S * 10)
-        a.stall.set()  # a wakes up: it finishes the delivery it was in, and no other
-        await asyncio.sleep(LEASE_S)
-        delivered = a.delivered  # both replicas' deliveries, in the order they were made
-        firsts = list(dict.fromkeys(key for _, key in delivered))
-        assert firsts == keys  # every entry, in order
-        assert [r for r, _ in delivered if r == "a"] == ["a"]
-        assert delivered[-1] == ("a", keys[0])  # a repeat, which its key makes harmless
-        assert b.drainer.lease.held and not a.drainer.lease.held
+    async with gateway_redis(layout) as redis:
+        keys = await fill(redis, 10)
+        async with replicas(redis, "a", "b") as (a, b):
+            a.stall = asyncio.Event()
+            a.start()
+            await until(a.stalled.is_set)  # a holds the lease, and is stuck on the first entry
+            b.start()
+            await until(lambda: len(a.delivered) >= len(keys), timeout_s=LEASE_S * 10)
+            a.stall.set()  # a wakes up: it finishes the delivery it was in, and no other
+            await asyncio.sleep(LEASE_S)
+            delivered = a.delivered  # both replicas' deliveries, in the order they were made
+            firsts = list(dict.fromkeys(key for _, key in delivered))
+            assert firsts == keys  # every entry, in order
+            assert [r for r, _ in delivered if r == "a"] == ["a"]
+            assert delivered[-1] == ("a", keys[0])  # a repeat, which its key makes harmless
+            assert b.drainer.lease.held and not a.drainer.lease.held
 
 
-async def test_a_leader_that_shuts_down_hands_over_at_once(redis: GuardedRedis) -> None:
-    async with replicas(redis, "a", "b") as (a, b):
+async def test_a_leader_that_shuts_down_hands_over_at_once(layout: LocalLayout) -> None:
+    async with gateway_redis(layout) as redis, replicas(redis, "a", "b") as (a, b):
         a.start()
         await until(lambda: a.drainer.lease.held)
         b.start()
