@@ -219,7 +219,9 @@ class _Builder:
             "update_config": {
                 "parallelism": 1,
                 "order": "stop-first" if name in STOP_FIRST else "start-first",
-                "failure_action": "rollback",
+                # A Locust worker quits when its master is replaced in the same update and is
+                # restarted: that is no failed update of the worker.
+                "failure_action": "rollback" if follows_setting else "continue",
                 "monitor": "10s",
             },
         }
