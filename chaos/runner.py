@@ -158,7 +158,7 @@ class ChaosRun:
             due: list[FaultSpec] = []
             while pending and pending[0].at_s <= now:
                 due.append(pending.pop(0))
-            self.applied.extend(at_once(self.backend.apply, due))
+            self.applied.extend(apply_all(self.backend, due))
             ended = [f for f in self.applied if not f.reverted and now >= f.spec.end_s]
             at_once(_verify_and_revert, ended)
             for fault in self.applied:
@@ -183,6 +183,15 @@ class ChaosRun:
         active = [f"{f.kind} {f.target}" for f in self.applied if not f.reverted]
         left = max(0.0, self.scenario.load.duration_s - now)
         return Progress(phase, now, left, observer.latest, active)
+
+
+def apply_all(backend: Backend, due: Sequence[FaultSpec]) -> list[AppliedFault]:
+    """The faults due, applied together; each one's window starts when its apply began."""
+    begun = time.time()
+    applied = at_once(backend.apply, due)
+    for fault in applied:
+        fault.begun_at(begun)
+    return applied
 
 
 def _verify_and_revert(fault: AppliedFault) -> None:

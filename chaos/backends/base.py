@@ -89,6 +89,11 @@ class AppliedFault(ABC):
     def reverted(self) -> bool:
         return self._reverted
 
+    def begun_at(self, at: float) -> None:
+        """The fault's window starts when the engine began to apply it: a kill acts during the
+        call, before this object exists, and what the stack shows of it may be sampled then."""
+        self.started_at = min(self.started_at, at)
+
     def verify(self) -> tuple[bool, str]:
         try:
             ok, evidence = self._verify()

@@ -319,3 +319,28 @@ def test_a_backend_without_an_orchestrator_cannot_require_self_healing(gateway: 
 
     with pytest.raises(ModeError, match="self-healing"), self_healing_as(Compose(), "on"):  # type: ignore[arg-type]
         pass
+
+
+def versioned(slot: int, version: int, desired: str, state: str) -> Task:
+    return Task("timeline", slot, f"t{slot}-{version}", f"c{slot}-{version}", HERE, state, desired,
+                version)  # fmt: skip
+
+
+def test_a_slot_a_scale_down_removed_is_not_named_after_its_task_is_forgotten() -> None:
+    # slot 1 was killed once (its replacement got version 5), then a scale from 3 back to 2
+    # removed slot 1's task, which the engine then forgot: only the killed task is left of it.
+    tasks = [
+        versioned(1, 3, "shutdown", "failed"),
+        versioned(2, 4, "running", "running"),
+        versioned(3, 7, "running", "running"),
+    ]
+    assert [t.slot for t in select(tasks, "timeline-1", None, HERE, 2)] == [2]
+    assert [t.slot for t in select(tasks, "timeline-2", None, HERE, 2)] == [3]
+
+
+def test_a_slot_killed_without_a_replacement_keeps_its_name() -> None:
+    # self-healing off: slot 1's task died and the engine started none in its place
+    tasks = [versioned(1, 8, "shutdown", "failed"), versioned(2, 4, "running", "running")]
+    with pytest.raises(TargetError, match="no running task in slot 1"):
+        select(tasks, "timeline-1", None, HERE, 2)
+    assert [t.slot for t in select(tasks, "timeline-2", None, HERE, 2)] == [2]

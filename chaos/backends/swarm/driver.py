@@ -21,7 +21,7 @@ from chaos.backends.docker.helpers import Helpers
 from chaos.backends.hook import HookError, HookPlans
 from chaos.backends.swarm import faults as task_faults
 from chaos.backends.swarm import orchestrator
-from chaos.backends.swarm.engine import SwarmError, SwarmStack
+from chaos.backends.swarm.engine import SwarmError, SwarmStack, replica_count
 from chaos.backends.swarm.keeper import SlotKeeper
 from chaos.backends.swarm.records import SwarmRecord
 from chaos.backends.swarm.tasks import STACK_LABEL, TargetError, Task, select, service_of
@@ -86,7 +86,11 @@ class SwarmBackend(SlotKeeper, DockerBackend):
         """The running tasks the target picks (TargetError if none, or one on another node
         while `local_only`)."""
         local = self.engine.local_node() if local_only else None
-        return select(self.engine.tasks(service_of(target)[0]), target, replicas, local)
+        service, slot = service_of(target)
+        count = None
+        if slot is not None and (found := self.engine.services().get(service)) is not None:
+            count = replica_count(found)
+        return select(self.engine.tasks(service), target, replicas, local, count)
 
     def pinned_to(
         self, target: str, task: Task, peer: str | None = None, peer_task: Task | None = None

@@ -23,6 +23,12 @@ class SwarmError(RuntimeError):
     """The orchestrator refused or did not converge; the message says which service and why."""
 
 
+def replica_count(service: Service) -> int:
+    """The replicas a service is to run, as its spec says."""
+    mode = service.attrs["Spec"]["Mode"]
+    return int((mode.get("Replicated") or {}).get("Replicas", 1))
+
+
 class SwarmStack:
     """The services of one stack (`com.docker.stack.namespace=<stack>`), nothing else."""
 
@@ -61,8 +67,7 @@ class SwarmStack:
     # -- replicas ----------------------------------------------------------------------------
 
     def replicas(self, name: str) -> int:
-        mode = self.service(name).attrs["Spec"]["Mode"]
-        return int((mode.get("Replicated") or {}).get("Replicas", 1))
+        return replica_count(self.service(name))
 
     def scale(self, name: str, replicas: int, remember: int | None = None) -> None:
         """The service to `replicas`; `remember` (the count before a fault) goes in a label on

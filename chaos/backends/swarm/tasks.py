@@ -10,6 +10,7 @@ from typing import Any
 from chaos.fault_specs import SLOTS, Partition
 
 STACK_LABEL = "com.docker.stack.namespace"
+WANTED = ("running", "ready")  # desired states of a task the engine keeps in its slot
 
 
 @dataclass(frozen=True)
@@ -72,27 +73,44 @@ def share(count: int, replicas: str | float | None) -> int:
     return max(1, min(count, math.ceil(float(replicas) * count)))
 
 
-def slots(tasks: list[Task], service: str) -> list[int]:
-    """The service's slots, lowest first: those whose newest task was not removed by a scale
-    down (a slot keeps its number while its tasks die and are replaced)."""
+def slots(tasks: list[Task], service: str, replicas: int | None = None) -> list[int]:
+    """The service's slots, lowest first. A slot keeps its number while its tasks die and are
+    replaced; a scale down removes slots, and the engine may remove any of them, not only the
+    highest, and soon forgets the removed task itself (only its slot's older, shut-down tasks
+    stay in the history). So, given the service's `replicas`: the slots with a task the engine
+    wants running, then, while fewer than `replicas`, the slots whose newest task was shut down
+    most recently (a task killed with self-healing off is not replaced). Without `replicas`:
+    every slot whose newest task was not removed."""
     newest: dict[int, Task] = {}
     for task in tasks:
         if task.service == service and task.version >= newest.get(task.slot, task).version:
             newest[task.slot] = task
-    return sorted(slot for slot, task in newest.items() if task.desired != "remove")
+    kept = {slot: task for slot, task in newest.items() if task.desired != "remove"}
+    if replicas is None:
+        return sorted(kept)
+    wanted = [slot for slot, task in kept.items() if task.desired in WANTED]
+    stopped = sorted(
+        (slot for slot in kept if slot not in wanted), key=lambda slot: -kept[slot].version
+    )
+    return sorted(wanted + stopped[: max(0, replicas - len(wanted))])
 
 
 def select(
-    tasks: list[Task], target: str, replicas: str | float | None, local_node: str | None
+    tasks: list[Task],
+    target: str,
+    replicas: str | float | None,
+    local_node: str | None,
+    service_replicas: int | None = None,
 ) -> list[Task]:
     """The running tasks `target` picks, lowest slots first. Raises TargetError when the target
     has no running task, or when one picked runs on another node than `local_node` (its
-    namespace cannot be reached from this engine; None: any node will do)."""
+    namespace cannot be reached from this engine; None: any node will do). `service_replicas`,
+    the service's replica count, tells its slots apart from those a scale down removed."""
     service, nth = service_of(target)
     mine = sorted((t for t in tasks if t.service == service and t.running), key=lambda t: t.slot)
     if nth is not None:
         # timeline-N is the service's N-th slot: slot N, unless a scale down left other numbers.
-        known = slots(tasks, service)
+        known = slots(tasks, service, service_replicas)
         slot = known[nth - 1] if nth <= len(known) else nth
         mine = [t for t in mine if t.slot == slot]
         if not mine:
