@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BROWSER_TESTS = {"test_resilience_tab.py"}
+BROWSER_TESTS = {"test_resilience_tab.py", "test_console_browser.py"}
 
 
 def _missing(needs: set[str]) -> list[str]:

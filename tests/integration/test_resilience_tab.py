@@ -5,15 +5,9 @@ the oracles' counts; stop the run and see the final audit. Screenshots are kept 
 build/test-artifacts/."""
 
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -21,44 +15,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from stack.layout import LocalLayout
+from tests.browser import browser, screenshot_on_failure
 from tests.integration.loadgen import ARTIFACTS, web_ui
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+__all__ = ["browser"]  # the fixture, imported for pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1400,1500",
-)  # fmt: skip
 WAIT_S = 60
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        assert Path(path).exists(), f"{path} missing: apt-get install chromium chromium-driver"
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@contextmanager
-def screenshot_on_failure(driver: WebDriver, name: str) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        driver.save_screenshot(str(ARTIFACTS / f"{name}-failed.png"))
-        raise
 
 
 def tab_rows(driver: WebDriver) -> dict[tuple[str, str], tuple[str, str]]:
