@@ -131,10 +131,11 @@ load: venv-load ## short headless load on the stack that is up, oracle summary; 
 SCENARIO ?=
 BACKEND ?= docker
 RESILIENCE ?= on
+JOIN ?=
 
-chaos: venv-load ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND=docker|local|swarm] [RESILIENCE=on|off]
+chaos: venv-load ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND=docker|local|swarm] [RESILIENCE=on|off] [JOIN=1]
 	@test -n '$(SCENARIO)' || { echo "make chaos SCENARIO=<name>; the catalogue:"; $(BIN)/failwhale chaos list; exit 2; }
-	$(BIN)/failwhale chaos run '$(SCENARIO)' --backend $(BACKEND) --resilience $(RESILIENCE)
+	$(BIN)/failwhale chaos run '$(SCENARIO)' --backend $(BACKEND) --resilience $(RESILIENCE) $(if $(JOIN),--join)
 
 # make bench: ONLY (a comma-separated subset of read_path,outage,resilience,footprint), QUICK=1
 # (shorter runs). Writes bench/results.json and the table in docs/performance.md. The read path

@@ -36,6 +36,12 @@ def add_commands(commands: Any) -> None:
     run.add_argument("scenario", metavar="NAME_OR_PATH")
     _common(run)
     run.add_argument("--resilience", choices=["on", "off"], default="on")
+    run.add_argument(
+        "--join",
+        action="store_true",
+        help="where the stack's Locust master already runs a load (e.g. started from its web "
+        "UI), act on it instead of refusing (no final audit: that load goes on)",
+    )
     run.set_defaults(run=_run)
 
     compare = sub.add_parser(
@@ -104,7 +110,9 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir(scenario.name)
     try:
         with Live(console=console, refresh_per_second=2, transient=True) as live:
-            run = ChaosRun(scenario, backend, args.resilience, out, lambda p: live.update(_view(p)))
+            run = ChaosRun(
+                scenario, backend, args.resilience, out, lambda p: live.update(_view(p)), args.join
+            )
             result = run.run()
     except SetupError as exc:
         _error(exc)

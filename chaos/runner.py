@@ -18,7 +18,7 @@ import httpx
 
 from chaos.backends.base import AppliedFault, Backend
 from chaos.load import LoadDriver, LocustRun
-from chaos.load_master import MasterLoad
+from chaos.load_master import BUSY, LoadBusy, MasterLoad, busy_message, master_state
 from chaos.observation import Observation, Sample
 from chaos.observer import Observer
 from chaos.report.folder import report_run
@@ -57,8 +57,12 @@ class ChaosRun:
         resilience: str,
         out: Path,
         report: Report = lambda _: None,
+        join: bool = False,
     ) -> None:
+        """`join`: where the stack's Locust master already runs a load, act on it (else the run
+        refuses, rather than stop someone's load); where none runs, bring the scenario's own."""
         self.scenario = scenario
+        self.join = join
         self.backend = backend
         self.resilience = resilience
         self.out = out
@@ -66,6 +70,11 @@ class ChaosRun:
         self.applied: list[AppliedFault] = []
 
     def preflight(self) -> None:
+        if not self.join and (url := self.backend.stack_locust_url()) is not None:
+            with httpx.Client(base_url=url, timeout=10) as http:
+                state = master_state(http)
+            if state in BUSY:
+                raise SetupError(busy_message(url, str(state)))
         refusals = [
             f"{spec.fault} on {spec.target}: {reason}"
             for spec in self.scenario.method
@@ -88,7 +97,7 @@ class ChaosRun:
         our own with a seeded set of accounts."""
         load = self.scenario.load
         if (url := self.backend.stack_locust_url()) is not None:
-            return MasterLoad(url, load, self.out)
+            return MasterLoad(url, load, self.out, join=self.join)
         if importlib.util.find_spec("locust") is None:
             raise SetupError(
                 "this run brings its own Locust, which is not installed: `make chaos ...` installs "
@@ -115,7 +124,10 @@ class ChaosRun:
         observer: Observer | None = None
         audited = False
         try:
-            locust.start()
+            try:
+                locust.start()
+            except LoadBusy as exc:
+                raise SetupError(str(exc)) from exc
             started = locust.started_at
             observer = Observer(
                 self.backend.services(), locust.files.requests, locust.live, started
@@ -139,7 +151,13 @@ class ChaosRun:
             faults=[fault.window(started) for fault in self.applied],
             oracles=locust.oracle_counts(),
         )
-        if not audited:
+        if getattr(locust, "joined", False):
+            observation.notes.append(
+                "the run joined a load already running (started from the web UI or another "
+                "run): phases are measured from the run's start, the oracle counts are those "
+                "found since then, and there is no final audit (the load goes on)"
+            )
+        elif not audited:
             observation.notes.append(
                 "the load's final audit did not complete: oracle counts are from the live "
                 "checks only, without the read-back of every acknowledged write"
