@@ -9,6 +9,7 @@ imported only when that engine is asked for, so one engine's dependencies never 
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -26,7 +27,27 @@ ENGINES: dict[str, str] = {
 }
 BACKENDS = tuple(ENGINES)
 
-__all__ = ["BACKENDS", "ENGINES", "backend_for", "backend_from_journal", "engine"]
+__all__ = [
+    "BACKENDS",
+    "ENGINES",
+    "STACK_GATEWAY_URL",
+    "STACK_LOCUST_URL",
+    "backend_for",
+    "backend_from_journal",
+    "engine",
+    "inside_url",
+]
+
+# Set where a backend runs inside the stack's own network (the chaos agent): how it reaches the
+# gateway and the Locust master there. Unset (the CLI on the host): the host's published ports.
+STACK_GATEWAY_URL = "FAILWHALE_STACK_GATEWAY_URL"
+STACK_LOCUST_URL = "FAILWHALE_STACK_LOCUST_URL"
+
+
+def inside_url(variable: str) -> str | None:
+    """The URL `variable` (STACK_GATEWAY_URL, STACK_LOCUST_URL) gives, without a trailing
+    slash; None when unset."""
+    return os.environ.get(variable, "").rstrip("/") or None
 
 
 def engine(name: str) -> Engine:

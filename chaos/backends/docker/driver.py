@@ -12,6 +12,7 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from chaos import deadman
+from chaos.backends import STACK_GATEWAY_URL, STACK_LOCUST_URL, inside_url
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.docker import faults as docker_faults
 from chaos.backends.docker import network as docker_net
@@ -128,6 +129,8 @@ class DockerBackend:
 
     @property
     def gateway_url(self) -> str:
+        if url := inside_url(STACK_GATEWAY_URL):
+            return url
         ports = self.container("gateway").attrs["NetworkSettings"]["Ports"] or {}
         bound = ports.get(f"{SERVICE_PORT}/tcp") or []
         if not bound:
@@ -192,6 +195,8 @@ class DockerBackend:
         master = self.containers().get("locust-master")
         if master is None or master.status != "running":
             return None
+        if url := inside_url(STACK_LOCUST_URL):
+            return url
         published = (master.ports or {}).get("8089/tcp") or []
         return f"http://127.0.0.1:{published[0]['HostPort']}" if published else None
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from chaos import deadman
+from chaos.backends import STACK_LOCUST_URL, inside_url
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.hook import ClearHookPlans, HookError, HookPart, HookPlans
 from chaos.backends.local import faults
@@ -135,7 +136,8 @@ class LocalBackend:
         return sweep(self)
 
     def stack_locust_url(self) -> str | None:
-        return None  # a local stack runs no Locust of its own
+        """A local stack runs no Locust of its own, unless one was started beside it and named."""
+        return inside_url(STACK_LOCUST_URL)
 
     def switch_resilience(self, mode: str) -> None:
         try:

@@ -15,6 +15,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 
 from chaos import deadman
+from chaos.backends import STACK_GATEWAY_URL, STACK_LOCUST_URL, inside_url
 from chaos.backends.base import AppliedFault, Fault, FaultError, NotApplied, Where, fault_id
 from chaos.backends.docker.driver import DockerBackend, default_project
 from chaos.backends.docker.helpers import Helpers
@@ -187,13 +188,13 @@ class SwarmBackend(SlotKeeper, DockerBackend):
 
     @property
     def gateway_url(self) -> str:
-        return self.edge_url(8000, GATEWAY_PORT, 8080)
+        return inside_url(STACK_GATEWAY_URL) or self.edge_url(8000, GATEWAY_PORT, 8080)
 
     def stack_locust_url(self) -> str | None:
         """The stack's Locust master (published by the edge relay), if the stack runs one."""
         if "locust" not in self.engine.services():
             return None
-        return self.edge_url(8089, LOCUST_PORT, 8089)
+        return inside_url(STACK_LOCUST_URL) or self.edge_url(8089, LOCUST_PORT, 8089)
 
     def services(self) -> dict[str, str]:
         """Task addresses are on the stack's overlay network, out of the host's reach: the

@@ -1,0 +1,78 @@
+"""The chaos agent's app: `uvicorn chaos.console.agent:create_app --factory`. The composition
+root: settings (refused without a console token), the backend the CLI would use for the same
+stack, the board of faults, the scenario runs, the reports; a sweep of what an earlier agent or
+run left behind when it starts, and every hand fault reverted when it stops."""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from chaos.backends import backend_for
+from chaos.backends.base import Backend
+from chaos.console.hand_faults import FaultBoard
+from chaos.console.problems import install_problems
+from chaos.console.routes import health, v1
+from chaos.console.scenario_runs import RunFactory, ScenarioRuns, chaos_run
+from chaos.console.settings import AgentSettings, export_stack_urls
+from chaos.console.stack_view import StackView
+
+log = logging.getLogger("failwhale.chaos.agent")
+
+
+def open_backend(settings: AgentSettings) -> Backend:
+    """The backend of the stack the agent serves, as `failwhale chaos run --backend` opens it."""
+    export_stack_urls(settings)
+    scope = settings.chaos_scope or None
+    if settings.chaos_backend == "local":
+        return backend_for("local", workdir=Path(scope) if scope else None)
+    return backend_for(settings.chaos_backend, project=scope, journal_dir=settings.journal_dir)
+
+
+def create_app(
+    settings: AgentSettings | None = None,
+    backend: Callable[[AgentSettings], Backend] = open_backend,
+    run_factory: RunFactory = chaos_run,
+) -> FastAPI:
+    settings = settings or AgentSettings()
+    settings.require_token()  # before anything else: no token, no agent
+    engine = backend(settings)
+    board = FaultBoard(engine)
+    view = StackView(engine)
+    runs = ScenarioRuns(engine, view, board, settings.reports_dir, run_factory)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweep(engine)
+        board.start()
+        try:
+            yield
+        finally:
+            runs.close()
+            board.close()
+            view.close()
+            engine.close()
+
+    app = FastAPI(title="Failwhale chaos agent", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.backend = engine
+    app.state.board = board
+    app.state.view = view
+    app.state.runs = runs
+    install_problems(app)
+    app.include_router(health)
+    app.include_router(v1)
+    return app
+
+
+def sweep(engine: Backend) -> None:
+    """What a killed agent or run left applied is undone before the agent applies anything."""
+    try:
+        undone = engine.sweep()
+    except Exception as exc:  # the agent still serves; the sweep is `failwhale chaos sweep`'s too
+        log.warning("the sweep at start failed: %r", exc)
+        return
+    for line in undone:
+        log.info("swept: %s", line)

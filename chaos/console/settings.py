@@ -1,0 +1,86 @@
+"""The agent's settings (environment variables FAILWHALE_*). The console token has no default:
+the agent refuses to start without one. It may come from a file named by
+FAILWHALE_CONSOLE_TOKEN_FILE (a swarm secret), read as the services read theirs."""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from services.common.settings import SecretFiles
+
+REPO = Path(__file__).resolve().parents[2]
+MIN_TOKEN_LENGTH = 16
+# How the agent reaches the gateway and the Locust master from inside the stack's network.
+STACK_URLS = {
+    "docker": ("http://gateway:8000", "http://locust-master:8089"),
+    "swarm": ("http://gateway:8000", "http://locust:8089"),
+}
+GATEWAY_VARIABLE, LOCUST_VARIABLE = "FAILWHALE_STACK_GATEWAY_URL", "FAILWHALE_STACK_LOCUST_URL"
+
+
+class ConsoleTokenMissing(ValueError):
+    """The agent must not start: the message says why, in one line, without the token."""
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FAILWHALE_", extra="ignore", hide_input_in_errors=True
+    )
+
+    console_token: str = Field("", repr=False)
+    chaos_backend: Literal["docker", "swarm", "local"] = "docker"
+    # The compose project, swarm stack or local workdir; empty: COMPOSE_PROJECT_NAME (docker,
+    # swarm) or the local stack's default workdir.
+    chaos_scope: str = ""
+    stack_gateway_url: str = ""
+    stack_locust_url: str = ""
+    reports_dir: Path = REPO / "reports"
+    # Where the journal goes (docker, swarm); empty: the engine's default.
+    journal_dir: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, SecretFiles(settings_cls))
+
+    def require_token(self) -> None:
+        if not self.console_token:
+            raise ConsoleTokenMissing(
+                "the chaos agent needs FAILWHALE_CONSOLE_TOKEN (or FAILWHALE_CONSOLE_TOKEN_FILE): "
+                "`make up` generates one into .env"
+            )
+        if len(self.console_token) < MIN_TOKEN_LENGTH:
+            raise ConsoleTokenMissing(
+                f"FAILWHALE_CONSOLE_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters: "
+                "too easy to guess"
+            )
+
+    def stack_urls(self) -> dict[str, str]:
+        """The variables the backends read to reach the gateway and the Locust master inside
+        the stack (docker, swarm): set ones win, else the stack's own service names. The local
+        backend reaches its processes as the host does, unless set."""
+        gateway, locust = STACK_URLS.get(self.chaos_backend, ("", ""))
+        urls = {
+            GATEWAY_VARIABLE: self.stack_gateway_url or gateway,
+            LOCUST_VARIABLE: self.stack_locust_url or locust,
+        }
+        return {name: url for name, url in urls.items() if url}
+
+
+def export_stack_urls(settings: AgentSettings) -> None:
+    """The backends read the stack's URLs from the environment (the CLI leaves them unset)."""
+    for name, url in settings.stack_urls().items():
+        os.environ[name] = url
