@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from flask import Response, jsonify, make_response, request
 
+from loadtest import console
 from loadtest.scoreboard import RecentRate
 from loadtest.tally import KINDS
 
@@ -187,6 +188,8 @@ def install(environment: "Environment", snapshot: Callable[[], dict[str, Any]]) 
         answer.headers["Content-Type"] = "text/csv"
         answer.headers["Content-Disposition"] = "attachment;filename=resilience.csv"
         return answer
+
+    console.install(environment, snapshot, status.get)  # the Chaos tab, its charts and agent
 
 
 def _row(what: str, item: str, value: str, detail: str) -> Row:
