@@ -33,6 +33,10 @@ RUN python3 -m compileall -q -j 0 "$(python3 -c 'import sysconfig; print(sysconf
         --shell /usr/sbin/nologin chirp
 COPY --from=venv /opt/venv /opt/venv
 COPY --from=sources /app /app
+# The chaos agent's journal (chaos/journal.py's default folder): compose mounts a volume here, and
+# a new volume takes this folder's mode, so that the agent can write it as any user (it runs as
+# the user who started the stack).
+RUN install -d -m 1777 /app/.local/chaos
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \

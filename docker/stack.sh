@@ -15,7 +15,10 @@
 # are already present or the registry answers a pull within FAILWHALE_REGISTRY_ANSWER_TIMEOUT
 # seconds (default 20; the whole pull is bounded by FAILWHALE_PULL_TIMEOUT, default 300).
 # FAILWHALE_UP_TIMEOUT (seconds, default 240) bounds the wait; COMPOSE_PROJECT_NAME picks the
-# project (default failwhale). docs/configuration.md lists every variable.
+# project (default failwhale). The chaos agent runs as the invoking user (FAILWHALE_UID,
+# FAILWHALE_GID) with the Docker socket's group (FAILWHALE_DOCKER_GID), each exported here unless
+# set, so that the reports it writes into reports/ are that user's. docs/configuration.md lists
+# every variable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,6 +115,13 @@ build() {
     fi
 }
 
+# The group that owns the Docker socket the chaos agent mounts (GNU or BSD stat); 0 when it
+# cannot be read.
+socket_gid() {
+    local socket=${FAILWHALE_DOCKER_SOCKET:-/var/run/docker.sock}
+    stat -L -c %g "$socket" 2>/dev/null || stat -L -f %g "$socket" 2>/dev/null || echo 0
+}
+
 # One line per container: "<service> <state> <health or ->".
 container_states() {
     local ids
@@ -188,11 +198,17 @@ print_urls() {
     fi
 }
 
-[[ ${1:-} =~ ^(mode|build|up|wait|down)$ ]] || { sed -n '2,18p' "$0" >&2; exit 2; }
+[[ ${1:-} =~ ^(mode|build|up|wait|down)$ ]] || { sed -n '2,21p' "$0" >&2; exit 2; }
 docker/engine.sh --check
 "${PYTHON:-python3}" -m stack.env_secrets
 # The compose Locust reads seed files of `failwhale seed` from here (read-only, as /seed).
 mkdir -p "$SEED_DIR"
+# The chaos agent writes its reports here (made now, so that the bind mount does not create it
+# as root).
+mkdir -p reports
+export FAILWHALE_UID=${FAILWHALE_UID:-$(id -u)}
+export FAILWHALE_GID=${FAILWHALE_GID:-$(id -g)}
+export FAILWHALE_DOCKER_GID=${FAILWHALE_DOCKER_GID:-$(socket_gid)}
 
 case $1 in
     mode) resolve_mode; echo "$OFFLINE" ;;

@@ -17,7 +17,10 @@ from pathlib import Path
 TOKEN_SECRET = "FAILWHALE_TOKEN_SECRET"
 INTERNAL_SECRET = "FAILWHALE_INTERNAL_SECRET"
 REDIS_PASSWORD = "FAILWHALE_REDIS_PASSWORD"
-SECRET_KEYS = (TOKEN_SECRET, INTERNAL_SECRET, REDIS_PASSWORD)
+# The Locust master's credential for the chaos agent (the console in the web UI); compose and
+# swarm stacks only, the local stack runs neither.
+CONSOLE_TOKEN = "FAILWHALE_CONSOLE_TOKEN"
+SECRET_KEYS = (TOKEN_SECRET, INTERNAL_SECRET, REDIS_PASSWORD, CONSOLE_TOKEN)
 DEFAULTS = {"COMPOSE_PROJECT_NAME": "failwhale"}
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / ".env"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from stack.env_secrets import ensure
-from stack.swarm import endpoint
+from stack.swarm import chaos_agent, endpoint
 from stack.swarm.cluster import (
     Say,
     SwarmError,
@@ -64,10 +64,10 @@ def stack_name() -> str:
 
 
 def compose_values(root: Path = ROOT) -> dict[str, str]:
-    """What compose substitutes: `.env` (secrets generated where missing), then the environment
-    over it."""
+    """What compose substitutes: what docker/stack.sh exports (the invoking user, the Docker
+    socket's group), `.env` (secrets generated where missing), then the environment over it."""
     values, _ = ensure(root / ".env")
-    return {**values, **os.environ}
+    return {**chaos_agent.host_values(), **values, **os.environ}
 
 
 def load_compose(root: Path = ROOT, offline: bool | None = None) -> dict[str, object]:
@@ -120,6 +120,7 @@ def options(
     say: Say,
     seed_config: str | None,
     tag: bool = True,
+    root: Path = ROOT,
 ) -> SwarmOptions:
     """The generator's options from the settings; `tag`: tag the local images uniquely."""
     mode, why = endpoint.choose()
@@ -137,6 +138,7 @@ def options(
         replicas=replicas(),
         image_overrides={redis: unique_tag(redis, "failwhale/swarm-redis")} if tag else {},
         seed_config=seed_config,
+        project_dir=str(root),
     )
 
 
@@ -148,7 +150,7 @@ def preview(root: Path = ROOT) -> dict[str, object]:
     seed = Paths(root, stack).seed_file
     seed_config = config_name(stack, "seed", seed.read_bytes()) if seed.exists() else None
     return render(
-        compose, options(stack, compose, values, default_say, seed_config, False), values
+        compose, options(stack, compose, values, default_say, seed_config, False, root), values
     ).stack
 
 
@@ -162,7 +164,11 @@ def up(root: Path = ROOT, say: Say = default_say) -> Rendered:
     compose = load_compose(root)
     seed = paths.seed_file.read_bytes() if paths.seed_file.exists() else None
     seed_config = config_name(stack, "seed", seed) if seed is not None else None
-    rendered = render(compose, options(stack, compose, values, say, seed_config), values)
+    rendered = render(
+        compose, options(stack, compose, values, say, seed_config, True, root), values
+    )
+    # The chaos agent's reports folder, made by the user (a bind mount's source must exist).
+    (root / "reports").mkdir(exist_ok=True)
     secrets = {name: value.encode() for name, value in rendered.secrets.items()}
     sync_objects("secret", stack, secrets)
     configs = {seed_config: seed} if seed_config and seed is not None else {}

@@ -2,19 +2,32 @@
 (timeline-1 and timeline-2 as one `timeline`, the Locust master as `locust`), the same
 environment keys (a secret `KEY` as `KEY_FILE`; the gateway's replica discovery added), the same
 healthcheck tests (a shell test may first read its secrets from files), the same published
-ports (through the edge relay) and the same commands."""
+ports (through the edge relay), the same commands, the same mount targets (the seed folder may
+become a config), a user where compose names one and the same `init`."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from stack.swarm.stackfile import DISCOVERY_KEY, RENAMES, rename_hosts
 
 ADDED_KEYS = frozenset({DISCOVERY_KEY})
+SEED_FOLDER = "/seed"
 
 
 def _env_keys(spec: Mapping[str, Any]) -> set[str]:
     raw = spec.get("environment") or {}
     return {item.partition("=")[0] for item in raw} if isinstance(raw, list) else set(raw)
+
+
+def _mount_targets(spec: Mapping[str, Any]) -> set[str]:
+    targets = set()
+    for entry in spec.get("volumes") or []:
+        # a compose source may be a `${VAR:-default}`, whose colon is no separator
+        short = re.sub(r"\$\{[^}]*\}", "source", str(entry))
+        target = entry.get("target") if isinstance(entry, dict) else short.split(":")[1]
+        targets.add(str(target))
+    return targets - {SEED_FOLDER}
 
 
 def _unescape(text: str) -> str:
@@ -76,4 +89,13 @@ def _service_problems(name: str, compose: Mapping[str, Any], swarm: Mapping[str,
             found.append(f"{name}: command differs: compose {command}, stack file {swarm_command}")
     elif command != swarm_command:
         found.append(f"{name}: command differs: compose {command}, stack file {swarm_command}")
+    if _mount_targets(compose) != _mount_targets(swarm):
+        found.append(
+            f"{name}: mounts differ: compose {sorted(_mount_targets(compose))}, "
+            f"stack file {sorted(_mount_targets(swarm))}"
+        )
+    if ("user" in compose) != ("user" in swarm):
+        found.append(f"{name}: user differs: compose {compose.get('user')}, stack file none")
+    if compose.get("init") != swarm.get("init"):
+        found.append(f"{name}: init differs")
     return found

@@ -4,23 +4,29 @@ What changes on the way: compose-only keys go (build, restart, depends_on, conta
 timeline-1 and timeline-2 become one service `timeline` with replicas, found by the gateway
 through `tasks.timeline`; the Locust master is `locust`; every value that holds a secret becomes a
 swarm secret read from /run/secrets (`<KEY>_FILE`, or the file read by a shell wrapper for a
-command argument); bind mounts go (the seed file becomes a swarm config); published ports go to
+command argument); the seed folder's bind mount becomes a swarm config, other bind mounts (the
+chaos agent's Docker socket and reports folder) stay, with absolute sources; published ports go to
 the `edge` relay (`x-failwhale-edge`), since swarm cannot publish on one host address; every
-service gets a `deploy` section (replicas, endpoint mode, restart and update policy).
+service gets a `deploy` section (replicas, endpoint mode, restart and update policy). The chaos
+agent's own differences are in chaos_agent.py.
 """
 
 import hashlib
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from stack.env_secrets import SECRET_KEYS
+from stack.swarm import chaos_agent
 from stack.swarm.interpolate import escape, substitute, variables
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # compose name -> swarm name; hosts in URLs and commands follow.
 RENAMES = {"timeline-1": "timeline", "timeline-2": "timeline", "locust-master": "locust"}
-COMPOSE_ONLY = ("build", "restart", "depends_on", "container_name", "ports", "volumes")
+COMPOSE_ONLY = ("build", "restart", "depends_on", "container_name", "ports", "volumes", "group_add")
 NETWORK = "chirp"
 SECRETS_DIR = "/run/secrets"
 SEED_TARGET = "/seed/seed-users.json"
@@ -49,6 +55,7 @@ class SwarmOptions:
     replicas: Mapping[str, int] = field(default_factory=dict)
     image_overrides: Mapping[str, str] = field(default_factory=dict)  # compose ref -> swarm ref
     seed_config: str | None = None  # the swarm config holding the seed file, when there is one
+    project_dir: str = str(ROOT)  # relative bind mount sources are this folder's
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ class _Builder:
                 secret_targets.append(key)
             else:
                 environment[key] = self.value(template)
+        chaos_agent.adapt_environment(name, environment, self.options.stack)
         if name in SLOT_NAMES and SERVICE_NAME_KEY in environment:
             environment[SERVICE_NAME_KEY] = SLOT_NAMES[name]
         if "FAILWHALE_TIMELINE_URLS" in environment:
@@ -145,6 +153,8 @@ class _Builder:
             out["environment"] = environment
         if "command" in spec:
             out["command"] = self.command(list(spec["command"]))
+        if "user" in spec:
+            out["user"] = chaos_agent.swarm_user(spec, self.values)
         if "healthcheck" in spec:
             out["healthcheck"] = self.healthcheck(dict(spec["healthcheck"]), secret_targets)
         self.mounts(name, spec, out)
@@ -193,8 +203,12 @@ class _Builder:
             if source and source[0] not in "./$~":
                 self.volumes.add(source + VOLUME_SUFFIX)
                 volumes.append(f"{source}{VOLUME_SUFFIX}:{rest}")
-            elif target == "/seed" and self.options.seed_config:
-                configs.append({"source": "seed", "target": SEED_TARGET, "mode": 0o444})
+            elif target == "/seed":
+                if self.options.seed_config:
+                    configs.append({"source": "seed", "target": SEED_TARGET, "mode": 0o444})
+            elif source:
+                source = chaos_agent.bind_source(source, self.options.project_dir)
+                volumes.append(f"{source}:{rest}")
         if volumes:
             out["volumes"] = volumes
         if configs:
@@ -225,8 +239,9 @@ class _Builder:
                 "monitor": "10s",
             },
         }
-        if "volumes" in out:
-            # Its named volume lives on the node it first ran on: the manager, with the edge.
+        if "volumes" in out or name in chaos_agent.MANAGER_ONLY:
+            # Its named volume lives on the node it first ran on, and its bind mounts' sources
+            # are on the node `make up` runs on: the manager, with the edge.
             deploy["placement"] = {"constraints": ["node.role == manager"]}
         return deploy
 

@@ -267,7 +267,12 @@ def test_compose_has_no_usable_default_secret(checkout: Path) -> None:
     assert "run make up to generate the stack's secrets" in output
     env = {"FAILWHALE_TOKEN_SECRET": "t" * 40, "FAILWHALE_INTERNAL_SECRET": "i" * 40,
            "FAILWHALE_REDIS_PASSWORD": "p" * 40}  # fmt: skip
+    code, output = run([*compose, "config", "-q"], checkout, **env)
+    assert code != 0  # the console's token is a secret too
+    assert "run make up to generate the stack's secrets" in output
+    env["FAILWHALE_CONSOLE_TOKEN"] = "c" * 40
     code, output = run([*compose, "config"], checkout, **env)
     assert code == 0, output
     assert output.count("t" * 40) == output.count("i" * 40) == 7  # the seven services
     assert "redis://:" + "p" * 40 + "@redis:6379/0" in output
+    assert output.count("c" * 40) == 2  # the chaos agent and the Locust master that calls it

@@ -23,6 +23,20 @@ MERGED = {"timeline-1": "timeline", "timeline-2": "timeline"}
 # keys a container has beyond its compose service's: the gateway's replica discovery, and the
 # Redis password FAILWHALE_REDIS_URL is built from (compose substitutes it in the file)
 EXTRA_KEYS = {"FAILWHALE_TIMELINE_DISCOVERY", "FAILWHALE_REDIS_PASSWORD"}
+# Compose services with no workload on Kubernetes: the chaos agent applies faults through the
+# Docker socket for the web UI's Chaos tab; on a cluster Chaos Mesh applies faults, and no process
+# of the stack gets rights over the cluster (docs/kubernetes.md).
+ABSENT_SERVICES = frozenset({"chaos-agent"})
+# ...so the Locust master there has no agent to call: its console keys are absent too (the
+# Chaos tab shows the charts and says there is no chaos agent).
+ABSENT_KEYS = {
+    "locust-master": {
+        "FAILWHALE_CONSOLE_AGENT_URL",
+        "FAILWHALE_CONSOLE_TOKEN",
+        "FAILWHALE_CONSOLE_REMOTE",
+        "FAILWHALE_PUBLISH_ADDRESS",
+    }
+}
 # the one call compose's depends_on does not show: timeline's fan-out asks users for followers
 UNDECLARED_CALLS = {("timeline", "users")}
 OUTSIDE = "(outside)"
@@ -182,10 +196,11 @@ def address_problems(docs: list[Doc]) -> list[str]:
 
 
 def compose_services(compose: dict[str, Any]) -> dict[str, list[Doc]]:
-    """Each workload's compose services (two for timeline)."""
+    """Each workload's compose services (two for timeline; none for the chaos agent)."""
     grouped: dict[str, list[Doc]] = {}
     for name, service in compose["services"].items():
-        grouped.setdefault(MERGED.get(name, name), []).append(service)
+        if name not in ABSENT_SERVICES:
+            grouped.setdefault(MERGED.get(name, name), []).append(service)
     return grouped
 
 
@@ -221,6 +236,7 @@ def env_key_problems(docs: list[Doc], compose: dict[str, Any]) -> list[str]:
     problems = []
     for name, services in compose_services(compose).items():
         wanted = set().union(*(s.get("environment", {}) for s in services)) | EXTRA_KEYS
+        wanted -= ABSENT_KEYS.get(name, set())
         got = set(environment(docs, container(workload(docs, name))))
         extra = EXTRA_KEYS if name in {"redis"} or name.startswith("locust") else set()
         if got != wanted - extra:

@@ -118,6 +118,17 @@ def test_each_container_has_the_environment_keys_of_its_compose_service(docs: li
     assert checks.env_key_problems(docs, compose()) == []
 
 
+def test_only_the_chaos_agent_of_compose_is_left_out_on_purpose(docs: list[Doc]) -> None:
+    # Chaos Mesh applies faults on a cluster: no workload holds rights over it (docs/kubernetes.md)
+    assert "chaos-agent" in compose()["services"]
+    assert not any(name.startswith("chaos") for name in checks.names(docs))
+    # ...and any other compose service without a workload still fails the cross-check
+    other = compose()
+    other["services"]["chaos-relay"] = other["services"]["chaos-agent"]
+    with pytest.raises(ValueError):
+        checks.probe_problems(docs, other)
+
+
 def test_network_policies_allow_exactly_the_call_graph_of_compose(docs: list[Doc]) -> None:
     assert checks.network_problems(docs, checks.call_graph(compose())) == []
 

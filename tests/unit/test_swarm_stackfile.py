@@ -18,7 +18,12 @@ VALUES = {
     "FAILWHALE_REDIS_PASSWORD": "redis-password-" + "r" * 32,
     "FAILWHALE_TOKEN_SECRET": "token-secret-" + "t" * 32,
     "FAILWHALE_INTERNAL_SECRET": "internal-secret-" + "i" * 32,
+    "FAILWHALE_CONSOLE_TOKEN": "console-token-" + "c" * 32,
     "FAILWHALE_GATEWAY_PORT": "18080",
+    "FAILWHALE_UID": "1000",
+    "FAILWHALE_GID": "1000",
+    "FAILWHALE_DOCKER_GID": "998",
+    "COMPOSE_PROJECT_NAME": "not-the-stack",
 }
 
 
@@ -34,6 +39,7 @@ def options(**overrides: Any) -> SwarmOptions:
         "compose_app_image": "failwhale/app:latest",
         "endpoint_mode": "dnsrr",
         "replicas": {"timeline": 2},
+        "project_dir": "/home/user/failwhale",
     }
     settings.update(overrides)
     return SwarmOptions(**settings)
@@ -76,6 +82,16 @@ def test_the_generated_stack_matches_docker_compose() -> None:
             lambda s: s["services"].__setitem__("extra", {}),
             "service extra is only in the stack file",
         ),
+        (
+            lambda s: s["services"]["chaos-agent"]["volumes"].pop(0),
+            "chaos-agent: mounts differ",
+        ),
+        (lambda s: s["services"]["chaos-agent"].pop("user"), "chaos-agent: user differs"),
+        (lambda s: s["services"]["chaos-agent"].pop("init"), "chaos-agent: init differs"),
+        (
+            lambda s: s["services"]["locust"]["environment"].pop("FAILWHALE_CONSOLE_TOKEN_FILE"),
+            "locust: environment keys differ",
+        ),
     ],
 )
 def test_a_drifted_stack_file_fails_the_check(drift: Any, expected: str) -> None:
@@ -88,7 +104,12 @@ def test_a_drifted_stack_file_fails_the_check(drift: Any, expected: str) -> None
 def test_no_secret_value_is_written_into_the_stack_file() -> None:
     rendered = render(compose(), options(), VALUES)
     text = yaml.safe_dump(rendered.stack)
-    for key in ("FAILWHALE_REDIS_PASSWORD", "FAILWHALE_TOKEN_SECRET", "FAILWHALE_INTERNAL_SECRET"):
+    for key in (
+        "FAILWHALE_REDIS_PASSWORD",
+        "FAILWHALE_TOKEN_SECRET",
+        "FAILWHALE_INTERNAL_SECRET",
+        "FAILWHALE_CONSOLE_TOKEN",
+    ):
         assert VALUES[key] not in text
     # ...they are swarm secrets, named by their value's digest, read from /run/secrets
     assert VALUES["FAILWHALE_TOKEN_SECRET"] in rendered.secrets.values()
@@ -187,3 +208,45 @@ def test_substitution_follows_compose_rules() -> None:
         substitute("${UNSET:?run make up}", values)
     assert variables("${A:-x} $B $$C") == {"A", "B"}
     assert escape("$(cat f)") == "$$(cat f)"
+
+
+def test_the_chaos_agent_drives_the_swarm_from_a_manager_with_its_binds_and_no_port() -> None:
+    rendered = render(compose(), options(), VALUES)
+    agent = rendered.stack["services"]["chaos-agent"]
+    environment = agent["environment"]
+    assert environment["FAILWHALE_CHAOS_BACKEND"] == "swarm"
+    # the stack's own name, not whatever COMPOSE_PROJECT_NAME says
+    assert environment["FAILWHALE_CHAOS_SCOPE"] == "fwunit"
+    assert environment["FAILWHALE_STACK_LOCUST_URL"] == "http://locust:8089"
+    assert environment["FAILWHALE_STACK_GATEWAY_URL"] == "http://gateway:8000"
+    assert environment["FAILWHALE_REPORTS_DIR"] == "/app/reports"
+    assert agent["volumes"] == [
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "/home/user/failwhale/reports:/app/reports",
+        "chaos-journal-swarm:/app/.local/chaos",
+    ]
+    assert "chaos-journal-swarm" in rendered.stack["volumes"]
+    assert agent["deploy"]["placement"]["constraints"] == ["node.role == manager"]
+    # the socket's group as the primary group: a stack file has no group_add
+    assert agent["user"] == "1000:998" and "group_add" not in agent
+    assert agent["init"] is True
+    # restarted whatever the self-healing setting: it is no chaos target
+    off = render(compose(), options(self_healing=False), VALUES).stack["services"]["chaos-agent"]
+    assert off["deploy"]["restart_policy"]["condition"] == "any"
+    assert all(port.service != "chaos-agent" for port in rendered.edge)
+
+
+def test_the_console_token_is_a_swarm_secret_of_the_agent_and_the_locust_master() -> None:
+    rendered = render(compose(), options(), VALUES)
+    services = rendered.stack["services"]
+    for name in ("chaos-agent", "locust"):
+        environment = services[name]["environment"]
+        assert "FAILWHALE_CONSOLE_TOKEN" not in environment
+        assert environment["FAILWHALE_CONSOLE_TOKEN_FILE"] == "/run/secrets/FAILWHALE_CONSOLE_TOKEN"
+        assert "FAILWHALE_CONSOLE_TOKEN" in services[name]["secrets"]
+    assert services["locust"]["environment"]["FAILWHALE_CONSOLE_AGENT_URL"] == (
+        "http://chaos-agent:8000"
+    )
+    assert VALUES["FAILWHALE_CONSOLE_TOKEN"] in rendered.secrets.values()
+    assert all("FAILWHALE_CONSOLE_TOKEN" not in services[name].get("secrets", []) for name in (
+        "gateway", "timeline", "redis", "locust-worker"))  # fmt: skip
