@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from chaos.backends import backend_for
 from chaos.backends.base import Backend
@@ -16,8 +18,9 @@ from chaos.console.hand_faults import FaultBoard
 from chaos.console.problems import install_problems
 from chaos.console.routes import health, v1
 from chaos.console.scenario_runs import RunFactory, ScenarioRuns, chaos_run
-from chaos.console.settings import AgentSettings, export_stack_urls
+from chaos.console.settings import AgentSettings, ConsoleTokenMissing, export_stack_urls
 from chaos.console.stack_view import StackView
+from services.common.settings import UnsafeSecrets
 
 log = logging.getLogger("failwhale.chaos.agent")
 
@@ -35,12 +38,19 @@ def create_app(
     settings: AgentSettings | None = None,
     backend: Callable[[AgentSettings], Backend] = open_backend,
     run_factory: RunFactory = chaos_run,
+    stack_http: httpx.Client | None = None,
 ) -> FastAPI:
-    settings = settings or AgentSettings()
-    settings.require_token()  # before anything else: no token, no agent
+    """The agent for the stack `settings` name (default: from the environment). `backend`,
+    `run_factory` and `stack_http` (how the stack's gateway and master are asked) are the
+    engine's own unless a test gives its fakes."""
+    try:
+        settings = settings or AgentSettings()
+        settings.require_token()  # before anything else: no token, no agent
+    except (ConsoleTokenMissing, UnsafeSecrets, ValidationError) as exc:
+        raise SystemExit(f"chaos agent: {exc}") from None
     engine = backend(settings)
     board = FaultBoard(engine)
-    view = StackView(engine)
+    view = StackView(engine, stack_http)
     runs = ScenarioRuns(engine, view, board, settings.reports_dir, run_factory)
 
     @asynccontextmanager

@@ -18,7 +18,7 @@ from chaos.console.reports import NAME, Reports
 from chaos.console.scenario_runs import ScenarioRuns
 from chaos.console.settings import AgentSettings
 from chaos.console.stack_view import StackView
-from chaos.report.compare_runs import compare_runs
+from chaos.report.compare_runs import CompareError, compare_runs
 from services.common.errors import Unprocessable
 
 health = APIRouter()
@@ -116,5 +116,8 @@ def compare(request: CompareRequest, settings: SettingsDep) -> Any:
     a, b = found.folder(request.a), found.folder(request.b)
     if request.a == request.b:
         raise Unprocessable("compare two different runs")
-    out = compare_runs(a, b, settings.reports_dir)
+    try:
+        out = compare_runs(a, b, settings.reports_dir)
+    except CompareError as exc:
+        raise Unprocessable(str(exc)) from exc
     return {"name": out.name, "report": "report.html"}
