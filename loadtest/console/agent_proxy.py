@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from services.common.errors import PROBLEM_BASE, PROBLEM_JSON
+
 CONSOLE_HEADER = "X-Failwhale-Console"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 WRITES = frozenset({"POST", "DELETE"})
@@ -32,9 +34,10 @@ class Answer:
     headers: dict[str, str]
 
 
-def problem(status: int, title: str, detail: str) -> Answer:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    headers = {"content-type": "application/problem+json"}
+def problem(status: int, slug: str, title: str, detail: str) -> Answer:
+    """An RFC 9457 problem, typed as the services type theirs."""
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    headers = {"content-type": PROBLEM_JSON}
     return Answer(status, json.dumps(body).encode(), headers)
 
 
@@ -108,7 +111,7 @@ class AgentProxy:
         self, method: str, path: str, body: bytes = b"", query: str = "", content_type: str = ""
     ) -> Answer:
         if not SAFE_PATH.match(path) or any(part in (".", "..") for part in path.split("/")):
-            return problem(404, "Not Found", "no such agent path")
+            return problem(404, "not-found", "Not Found", "no such agent path")
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json, */*"}
         if content_type:
             headers["Content-Type"] = content_type
@@ -117,7 +120,7 @@ class AgentProxy:
             answer = self._client.request(method, url, content=body or None, headers=headers)
         except httpx.HTTPError as exc:
             detail = f"the chaos agent at {self.base_url} did not answer ({type(exc).__name__})"
-            return problem(502, "Bad Gateway", detail)
+            return problem(502, "agent-unreachable", "Bad Gateway", detail)
         passed = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
         return Answer(answer.status_code, self._blot(answer.content), passed)
 

@@ -46,22 +46,24 @@ class Console:
         except ValueError:
             t = math.nan
         if not math.isfinite(t):
-            return problem(400, "Bad Request", "after must be a number of epoch seconds")
+            return problem(
+                400, "bad-request", "Bad Request", "after must be a number of epoch seconds"
+            )
         return Answer(200, json.dumps(self.sampler.answer(t)).encode(), _JSON)
 
     def forward(
         self, method: str, path: str, headers: dict[str, str], body: bytes, query: str = ""
     ) -> Answer:
         if self.agent is None:
-            return problem(503, "Service Unavailable", NO_AGENT)
+            return problem(503, "no-chaos-agent", "Service Unavailable", NO_AGENT)
         if method in WRITES and (refused := self.rules.refusal(headers)):
-            return problem(403, "Forbidden", refused)
+            return problem(403, "console-write-refused", "Forbidden", refused)
         content_type = headers.get("content-type", "") if method in WRITES else ""
         return self.agent.call(method, path, body, query, content_type)
 
     def report_file(self, name: str, path: str) -> Answer:
         if self.agent is None:
-            return problem(503, "Service Unavailable", NO_AGENT)
+            return problem(503, "no-chaos-agent", "Service Unavailable", NO_AGENT)
         return self.agent.call("GET", f"reports/{name}/{path}")
 
 
