@@ -2,6 +2,7 @@
 it back even while the service is away, and an outbox answer only the gateway knows), and the
 guard against two requests with the same key at the same time (the second gets 409)."""
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from redis.exceptions import LockError
 
 from services.common.errors import Conflict, Unprocessable
 from services.common.idempotency import IDEMPOTENCY_TTL_S
@@ -28,17 +30,26 @@ class GatewayKeys:
 
     @asynccontextmanager
     async def exclusive(self, user_id: int, key: str | None) -> AsyncIterator[None]:
-        """Only one request with this key at a time; a concurrent one is refused with 409."""
+        """Only one request with this key at a time; a concurrent one is refused with 409.
+        The guard lasts IN_FLIGHT_MS at most; a request that outlives it does not remove the
+        guard another request with the key has taken since (the lock holds a token of its
+        holder's, and only the holder releases it)."""
         if key is None:
             yield
             return
-        lock = self._key("inflight", user_id, key)
-        if not await self.redis.set(lock, "1", nx=True, px=IN_FLIGHT_MS):
+        lock = self.redis.lock(
+            self._key("inflight", user_id, key),
+            timeout=IN_FLIGHT_MS / 1000,
+            blocking=False,
+            thread_local=False,
+        )
+        if not await lock.acquire():
             raise Conflict("a request with this Idempotency-Key is in progress; retry later")
         try:
             yield
         finally:
-            await self.redis.delete(lock)
+            with contextlib.suppress(LockError):  # expired: no longer ours to remove
+                await lock.release()
 
     async def remember(
         self, user_id: int, key: str, fp: str, status: int, answer: dict[str, Any]

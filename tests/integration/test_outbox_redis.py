@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.common.auth import ServiceCredential, TokenKeys, User
 from services.common.downstream import Downstream
-from services.common.errors import DependencyUnavailable
+from services.common.errors import Conflict, DependencyUnavailable
 from services.common.metrics import ServiceMetrics
 from services.common.redis_store import GuardedRedis, connect_redis
 from services.gateway import outbox as outbox_module
@@ -229,3 +229,23 @@ async def test_entries_refused_for_good_are_kept_aside_up_to_a_bound(
         assert kept[-1][1] == {"text": "refused 599"}
         assert store.xlen(outbox.stream) == 0
         store.delete(outbox.refused_stream)
+
+
+async def test_a_request_that_outlives_its_key_guard_leaves_the_next_holders_guard(
+    layout: LocalLayout, store: redis.Redis
+) -> None:
+    async with gateway_redis(layout.redis_url) as client:
+        keys = GatewayKeys(client, "dms")
+        key = f"slow-{uuid.uuid4().hex}"
+        guard = keys._key("inflight", 7, key)
+        async with keys.exclusive(7, key):
+            with pytest.raises(Conflict):  # a concurrent request with the key
+                async with keys.exclusive(7, key):
+                    pass
+            store.delete(guard)  # the guard expired while this request went on...
+            store.set(guard, "another request's token", px=30_000)  # ...and another took it
+        assert store.get(guard) == "another request's token"
+        store.delete(guard)
+        async with keys.exclusive(7, key):
+            assert store.exists(guard)
+        assert not store.exists(guard)  # a holder still removes its own guard
