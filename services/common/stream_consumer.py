@@ -5,6 +5,10 @@ down) leaves the event pending and the consumer retries it, with backoff, before
 events left pending by a dead member of the group are claimed after `claim_idle_ms`. Handlers must
 therefore be harmless to replay.
 
+An event its handler cannot take at all (a malformed record: the handler raises anything but an
+outage) would fail the same way on every replay and hold back every event after it: it goes to
+the dead-letter stream `<stream>:dead` with the error, is acknowledged, and the consumer goes on.
+
 Each replica of a service is a member of its own (`consumer`, from services.common.instance):
 two replicas under one consumer name would each read the other's pending events as their own
 and handle every event twice, side by side, with no more throughput than one.
@@ -24,6 +28,8 @@ from services.common.redis_store import REDIS_OUTAGES
 
 log = logging.getLogger(__name__)
 
+# What a handler or the consumer may meet while a dependency is away: retried, with backoff.
+RETRIED = (*REDIS_OUTAGES, DependencyUnavailable, ResponseError)
 Handler = Callable[[str, dict[str, str]], Awaitable[None]]
 
 
@@ -37,6 +43,11 @@ class ConsumerConfig:
     claim_idle_ms: int = 15_000
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
+    dead_letters_max: int = 10_000  # the dead-letter stream keeps about the newest this many
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return f"{self.stream}:dead"
 
 
 class StreamConsumer:
@@ -45,6 +56,7 @@ class StreamConsumer:
         self.config = config
         self.handler = handler
         self.processed = 0
+        self.dead_letters = 0
         self._backoff = config.retry_initial_s
 
     async def run(self) -> None:
@@ -56,7 +68,7 @@ class StreamConsumer:
                     await self._step()
             except asyncio.CancelledError:
                 raise
-            except (*REDIS_OUTAGES, DependencyUnavailable, ResponseError) as exc:
+            except RETRIED as exc:
                 log.warning(
                     "stream consumer paused",
                     extra={
@@ -110,11 +122,30 @@ class StreamConsumer:
     async def _handle(self, entries: list[tuple[str, dict[str, str]]]) -> bool:
         for entry_id, fields in entries:
             if fields:  # an entry trimmed from the stream while pending has nothing left to do
-                await self.handler(entry_id, fields)
+                try:
+                    await self.handler(entry_id, fields)
+                except (*RETRIED, asyncio.CancelledError):
+                    raise
+                except Exception as exc:
+                    await self._dead_letter(entry_id, fields, exc)
             await self.redis.xack(self.config.stream, self.config.group, entry_id)
             self.processed += 1
             self._backoff = self.config.retry_initial_s
         return bool(entries)
+
+    async def _dead_letter(self, entry_id: str, fields: dict[str, str], exc: Exception) -> None:
+        record = {**fields, "dead_letter_of": entry_id, "dead_letter_error": repr(exc)[:500]}
+        await self.redis.xadd(
+            self.config.dead_letter_stream,
+            record,  # type: ignore[arg-type]
+            maxlen=self.config.dead_letters_max,
+            approximate=True,
+        )
+        self.dead_letters += 1
+        log.error(
+            "stream event set aside: its handler cannot take it",
+            extra={"stream": self.config.stream, "entry": entry_id, "error": repr(exc)[:200]},
+        )
 
     async def lag(self) -> int:
         """Events of the stream this group has not yet acknowledged."""
