@@ -87,11 +87,27 @@ class MemoryRedis:
     async def delete(self, key: str) -> int:
         return int(self.values.pop(key, None) is not None)
 
+    def lock(self, key: str, **_: object) -> "MemoryLock":
+        return MemoryLock(self, key)
+
     async def xrange(self, *_: object, **__: object) -> list[object]:
         return []  # the outboxes are empty
 
     async def xlen(self, _: str) -> int:
         return 0
+
+
+class MemoryLock:
+    """redis-py's lock, as the idempotency guard uses it: taken once, released by its holder."""
+
+    def __init__(self, redis: MemoryRedis, key: str) -> None:
+        self.redis, self.key = redis, key
+
+    async def acquire(self) -> bool:
+        return await self.redis.set(self.key, "holder", nx=True)
+
+    async def release(self) -> None:
+        await self.redis.delete(self.key)
 
 
 @pytest.fixture
