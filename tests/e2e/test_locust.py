@@ -28,7 +28,10 @@ def test_locust_in_the_stack_runs_a_clean_load_with_the_resilience_tab(locust_ur
     with httpx.Client(base_url=locust_url, timeout=10) as ui:
         page = ui.get("/")
         assert page.status_code == 200
-        assert '"extended_tabs": [{"key": "resilience", "title": "Resilience"}]' in page.text
+        assert (
+            '"extended_tabs": [{"key": "resilience", "title": "Resilience"}, '
+            '{"key": "chaos", "title": "Chaos"}]'
+        ) in page.text
         assert '"host": "http://gateway:8000"' in page.text
         eventually(lambda: ui.get("/worker-count").json()["worker_count"], lambda n: n >= 1)
 
