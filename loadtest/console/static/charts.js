@@ -10,6 +10,7 @@ const FAULT_SHADE = "rgba(214, 69, 65, 0.12)";
 const SYNC = uPlot.sync("failwhale-console");
 const AXIS_SIZE = 90; // the same for every chart, so that their time axes line up
 const HEIGHT = 140;
+const BAND_ROW = 18;
 
 class LiveCharts {
   constructor(root) {
@@ -80,7 +81,7 @@ class LiveCharts {
     holder.dataset.chart = key;
     this.root.appendChild(holder);
     const options = {
-      title, width: this.width, height: HEIGHT,
+      title, width: this.width, height: extra.height || HEIGHT,
       cursor: { sync: { key: SYNC.key } },
       scales: { x: { time: true }, ...(extra.scales || {}) },
       series: [{}, ...series],
@@ -93,17 +94,27 @@ class LiveCharts {
 
   bandChart() {
     const names = this.breakerNames;
-    return this.chart("breakers", "Breakers (closed, half-open, open)", [{ label: "state", show: false }], {
+    const chart = this.chart("breakers", "Breakers", [{ label: "state", show: false }], {
+      height: Math.max(HEIGHT, 60 + BAND_ROW * names.length),
       scales: { y: { range: [0, Math.max(names.length, 1)] } },
       axes: [{}, {
         size: AXIS_SIZE,
         splits: () => names.map((_, i) => i + 0.5),
-        values: () => names,
+        values: () => names.slice().reverse(), // the first name on the top row
         grid: { show: false },
       }],
       legend: false,
       hooks: { draw: [(u) => this.drawBands(u)] },
     });
+    const key = document.createElement("div");
+    key.className = "chart band-key";
+    for (const [state, colour] of [...Object.entries(BAND_COLOURS), ["not reported", UNKNOWN_COLOUR]]) {
+      const swatch = document.createElement("span");
+      swatch.style.background = colour;
+      key.append(swatch, ` ${state} `);
+    }
+    this.root.appendChild(key);
+    return chart;
   }
 
   // -- data and drawing ------------------------------------------------------------------------
@@ -129,7 +140,7 @@ class LiveCharts {
 
   resize() {
     this.width = Math.max(this.root.clientWidth - 20, 400);
-    Object.values(this.charts).forEach((chart) => chart.setSize({ width: this.width, height: HEIGHT }));
+    Object.values(this.charts).forEach((chart) => chart.setSize({ width: this.width, height: chart.height }));
   }
 
   shade(u) {
@@ -161,8 +172,7 @@ class LiveCharts {
     const rowHeight = bbox.height / Math.max(this.breakerNames.length, 1);
     ctx.save();
     this.breakerNames.forEach((name, row) => {
-      // row 0 is drawn at the bottom, as the axis labels it
-      const top = bbox.top + bbox.height - (row + 1) * rowHeight + 2;
+      const top = bbox.top + row * rowHeight + 2;
       this.points.forEach((p, i) => {
         const next = this.points[i + 1];
         const x0 = u.valToPos(p.t, "x", true);

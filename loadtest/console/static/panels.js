@@ -37,10 +37,14 @@ class FaultForm {
     const params = this.root.querySelector("#fault-params");
     params.replaceChildren(el("p", { class: "doc", id: "fault-doc" }, spec.doc || ""));
     for (const f of spec.fields || []) {
+      if (f.name === "duration_s" && f.default != null) {
+        this.root.querySelector("[name=duration_s]").value = f.default;
+      }
       if (OWN_FIELDS.has(f.name)) continue;
       let input;
       if (f.type === "enum") {
-        input = el("select", { name: f.name }, (f.enum || []).map((v) =>
+        const none = f.required && f.default != null ? [] : [el("option", { value: "" }, "(default)")];
+        input = el("select", { name: f.name }, none, (f.enum || []).map((v) =>
           el("option", { value: v, selected: v === f.default }, v)));
       } else {
         input = el("input", {
@@ -164,6 +168,11 @@ function timeline(scenario) {
   return svg;
 }
 
+function bounds(min, max) {
+  if (min != null && max != null) return min === max ? `= ${min}` : `${min} … ${max}`;
+  return min != null ? `≥ ${min}` : max != null ? `≤ ${max}` : "any";
+}
+
 function showCatalogue(scenarios, console_) {
   const list = document.querySelector("#catalogue-list");
   list.replaceChildren(...scenarios.map((s) => el("article", { class: "scenario", dataset: { scenario: s.name } },
@@ -173,7 +182,7 @@ function showCatalogue(scenarios, console_) {
       `, ${s.load.duration_s} s`, s.self_healing ? ` · self-healing ${s.self_healing}` : ""),
     timeline(s),
     el("ul", { class: "hypotheses" }, s.hypotheses.map((h) => el("li", {},
-      `${h.metric} in ${h.phase}: ${h.min ?? "-∞"} … ${h.max ?? "∞"}`))),
+      `${h.metric} in ${h.phase}: ${bounds(h.min, h.max)}`))),
     s.runnable
       ? el("button", { class: "run", onclick: (e) => console_.runScenario(s.name, e.target) }, "Run")
       : el("p", { class: "refusal" }, s.refusal || "not runnable on this stack"),
