@@ -6,52 +6,44 @@ run left behind when it starts, and every hand fault reverted when it stops."""
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from chaos.backends import backend_for
 from chaos.backends.base import Backend
 from chaos.console.hand_faults import FaultBoard
 from chaos.console.problems import install_problems
 from chaos.console.routes import health, v1
-from chaos.console.scenario_runs import RunFactory, ScenarioRuns, chaos_run
-from chaos.console.settings import AgentSettings, ConsoleTokenMissing, export_stack_urls
+from chaos.console.scenario_runs import ScenarioRuns, Spawn, spawn_worker
+from chaos.console.settings import AgentSettings, ConsoleTokenMissing, open_backend, worker_env
 from chaos.console.stack_view import StackView
+from services.common.logs import configure_logging
 from services.common.settings import UnsafeSecrets
 
 log = logging.getLogger("failwhale.chaos.agent")
 
 
-def open_backend(settings: AgentSettings) -> Backend:
-    """The backend of the stack the agent serves, as `failwhale chaos run --backend` opens it."""
-    export_stack_urls(settings)
-    scope = settings.chaos_scope or None
-    if settings.chaos_backend == "local":
-        return backend_for("local", workdir=Path(scope) if scope else None)
-    return backend_for(settings.chaos_backend, project=scope, journal_dir=settings.journal_dir)
-
-
 def create_app(
     settings: AgentSettings | None = None,
     backend: Callable[[AgentSettings], Backend] = open_backend,
-    run_factory: RunFactory = chaos_run,
+    spawn: Spawn | None = None,
     stack_http: httpx.Client | None = None,
 ) -> FastAPI:
     """The agent for the stack `settings` name (default: from the environment). `backend`,
-    `run_factory` and `stack_http` (how the stack's gateway and master are asked) are the
-    engine's own unless a test gives its fakes."""
+    `spawn` (a scenario run's process) and `stack_http` (how the stack's gateway and master
+    are asked) are the engine's own unless a test gives its fakes."""
     try:
         settings = settings or AgentSettings()
         settings.require_token()  # before anything else: no token, no agent
     except (ConsoleTokenMissing, UnsafeSecrets, ValidationError) as exc:
         raise SystemExit(f"chaos agent: {exc}") from None
+    configure_logging("chaos-agent")
     engine = backend(settings)
     board = FaultBoard(engine)
     view = StackView(engine, stack_http)
-    runs = ScenarioRuns(engine, view, board, settings.reports_dir, run_factory)
+    spawn = spawn or spawn_worker(worker_env(settings))
+    runs = ScenarioRuns(engine, view, board, settings.reports_dir, spawn)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

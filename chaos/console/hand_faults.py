@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from chaos.backends.base import AppliedFault, Backend, Fault, NotApplied
 from chaos.console.fault_kinds import KIND_TAGS, MAX_DURATION_S, MIN_DURATION_S, SPEC
 from chaos.console.problems import FieldErrors, field_errors
-from services.common.errors import NotFound, Unprocessable
+from services.common.errors import Conflict, NotFound, Unprocessable
 
 TICK_S = 0.25
 VERIFY_EVERY_S = 0.5
@@ -84,6 +84,7 @@ class FaultBoard:
         self.backend = backend
         self.clock = clock
         self._faults: dict[str, Tracked] = {}
+        self._shown: dict[str, dict[str, Any]] = {}  # a scenario run's faults, by id
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="fault-deadlines", daemon=True)
@@ -121,25 +122,28 @@ class FaultBoard:
     def revert(self, fault_id: str) -> dict[str, Any]:
         with self._lock:
             tracked = self._faults.get(fault_id)
+            shown = self._shown.get(fault_id)
+        if shown is not None:
+            raise Conflict(f"{fault_id} is a scenario run's: stop the run to revert it now")
         if tracked is None:
             raise NotFound(f"no fault {fault_id!r}")
         self._revert(tracked)
         return tracked.view(self.clock())
 
-    def adopt(self, faults: Iterable[AppliedFault]) -> None:
-        """A scenario run's faults, listed beside the hand faults (the run reverts them)."""
+    def show(self, views: Iterable[dict[str, Any]]) -> None:
+        """A scenario run's faults as its process last saw them, listed beside the hand faults
+        (the run applies and reverts them)."""
         with self._lock:
-            for fault in faults:
-                if fault.id not in self._faults:
-                    deadline = fault.started_at + fault.spec.duration_s
-                    self._faults[fault.id] = Tracked(fault, "scenario", deadline)
+            for view in views:
+                self._shown[str(view["id"])] = dict(view)
 
     def listing(self) -> list[dict[str, Any]]:
+        """Every fault of the agent's life, hand and scenario, in the order they began."""
         now = self.clock()
-        return [tracked.view(now) for tracked in self._tracked()]
-
-    def active(self) -> list[str]:
-        return [t.fault.id for t in self._tracked() if not t.fault.reverted]
+        with self._lock:
+            shown = [dict(view) for view in self._shown.values()]
+        views = [tracked.view(now) for tracked in self._tracked()] + shown
+        return sorted(views, key=lambda view: float(view["started_at"]))
 
     # -- the keeper ---------------------------------------------------------------------------
 

@@ -1,54 +1,80 @@
-"""Scenario runs started from the console: one at a time, each a `ChaosRun` (the CLI's engine:
-journal, verify-or-invalid, revert in finally, dead-man) in a thread of its own, with
+"""Scenario runs started from the console, one at a time. Each is the CLI's run (`ChaosRun` with
 `join=True`: where the stack's Locust master already runs a load, the run acts on it; else it
-brings the scenario's own. Its progress is the state's `run`; its faults go on the fault board.
+brings the scenario's own) in a process of its own (chaos.console.run_worker), whose JSON lines
+a thread of the agent reads into the state's `run` and the fault board. Stopping a run is a
+SIGTERM to that process: the runner reverts its faults in finally, and the verdict says so.
 
 The run uses the resilience the stack runs with (the gateway's /v1/status) and writes its folder
-into the reports directory under the CLI's naming, so CLI and console runs list together. A run
-is stopped early by raising from its progress callback: the runner reverts its faults in finally.
+into the reports directory under the CLI's naming, so CLI and console runs list together.
 """
 
+import json
 import logging
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from chaos.backends.base import AppliedFault, Backend
+from chaos.backends.base import Backend
 from chaos.console.catalogue import runnable
 from chaos.console.hand_faults import FaultBoard
 from chaos.console.stack_view import StackView
 from chaos.report.folder import default_out_dir
-from chaos.report.result import RunResult
-from chaos.runner import ChaosRun, Progress, Report, SetupError
 from chaos.scenario import Scenario
 from services.common.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("failwhale.chaos.agent")
+REPO = Path(__file__).resolve().parents[2]
 BUSY_LOAD = ("running", "spawning")
 OVER = ("done", "error")
+STOP_WAIT_S = 180.0  # a stopped run reverts its faults, which may wait for services to be ready
 
 
-class Runnable(Protocol):
-    applied: list[AppliedFault]
+class RunProcess(Protocol):
+    def lines(self) -> Iterator[str]: ...
 
-    def run(self) -> RunResult: ...
+    def stop(self) -> None: ...
 
-
-RunFactory = Callable[[Scenario, Backend, str, Path, Report], Runnable]
-
-
-def chaos_run(
-    scenario: Scenario, backend: Backend, resilience: str, out: Path, report: Report
-) -> Runnable:
-    return ChaosRun(scenario, backend, resilience, out, report=report, join=True)
+    def wait(self, timeout_s: float) -> int | None: ...
 
 
-class RunStopped(Exception):
-    """Raised from the progress callback: the run ends at once, its faults reverted."""
+Spawn = Callable[[str, str, Path], RunProcess]
+
+
+class WorkerProcess:
+    """The run's process: `python -m chaos.console.run_worker NAME RESILIENCE OUT`."""
+
+    def __init__(self, env: dict[str, str], name: str, resilience: str, out: Path) -> None:
+        command = [sys.executable, "-m", "chaos.console.run_worker", name, resilience, str(out)]
+        self.popen = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
+        )
+
+    def lines(self) -> Iterator[str]:
+        assert self.popen.stdout is not None
+        yield from self.popen.stdout
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout_s: float) -> int | None:
+        try:
+            return self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()  # the journal and the dead-man timer undo what it left
+            self.popen.wait()
+            return None
+
+
+def spawn_worker(env: dict[str, str]) -> Spawn:
+    return lambda name, resilience, out: WorkerProcess(env, name, resilience, out)
 
 
 @dataclass
@@ -64,7 +90,7 @@ class RunState:
     reason: str | None = None
     report: str | None = None
     error: str | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    stopping: bool = False
 
     def view(self, now: float) -> dict[str, Any]:
         duration = self.scenario.load.duration_s
@@ -85,27 +111,37 @@ class RunState:
             "reason": self.reason,
             "report": self.report,
             "error": self.error,
-            "stopping": self.stop.is_set() and phase not in OVER,
+            "stopping": self.stopping and phase not in OVER,
         }
+
+    def take(self, message: dict[str, Any]) -> None:
+        """One line of the run's process."""
+        if (progress := message.get("progress")) is not None:
+            if self.started_at is None:
+                self.started_at = time.time() - float(progress["elapsed_s"])
+            self.phase, self.active = str(progress["phase"]), list(progress["active"])
+        if (result := message.get("result")) is not None:
+            self.verdict, self.reason = result["verdict"], result["reason"]
+            self.report, self.phase = result["report"], "done"
+        if (stopped := message.get("stopped")) is not None:
+            self.verdict, self.phase = "invalid", "done"
+            self.reason = f"{stopped}: its faults were reverted; a stopped run proves nothing"
+        if (error := message.get("error")) is not None:
+            self.error, self.phase = str(error), "error"
 
 
 class ScenarioRuns:
     def __init__(
-        self,
-        backend: Backend,
-        view: StackView,
-        board: FaultBoard,
-        reports_dir: Path,
-        factory: RunFactory = chaos_run,
+        self, backend: Backend, view: StackView, board: FaultBoard, reports_dir: Path, spawn: Spawn
     ) -> None:
         self.backend = backend
         self.view = view
         self.board = board
         self.reports_dir = reports_dir
-        self.factory = factory
+        self.spawn = spawn
         self._current: RunState | None = None
+        self._process: RunProcess | None = None
         self._thread: threading.Thread | None = None
-        self._runs: dict[str, Runnable] = {}  # by run id, while it runs: its applied faults
         self._lock = threading.Lock()
 
     def current(self) -> dict[str, Any] | None:
@@ -125,74 +161,54 @@ class ScenarioRuns:
                 )
             load = self.view.load()
             joined = load is not None and load["state"] in BUSY_LOAD
-            state = RunState(
-                secrets.token_hex(4), scenario, self._out(scenario.name), joined=joined
-            )
-            run = self.factory(scenario, self.backend, resilience, state.out, self._progress(state))
-            self._current = state
+            state = RunState(secrets.token_hex(4), scenario, self._out(name), joined=joined)
+            process = self.spawn(name, resilience, state.out)
+            self._current, self._process = state, process
             self._thread = threading.Thread(
-                target=self._work, args=(state, run), name=f"run-{name}", daemon=True
+                target=self._follow, args=(state, process), name=f"run-{name}", daemon=True
             )
             self._thread.start()
             return state.view(time.time())
 
     def stop(self) -> dict[str, Any]:
-        """Ends the current run early; 404 when none runs."""
-        state = self._current
-        if state is None or state.phase in OVER:
+        """Ends the current run early (its faults reverted); 404 when none runs."""
+        state, process = self._current, self._process
+        if state is None or process is None or state.phase in OVER:
             raise NotFound("no run in progress")
-        state.stop.set()
+        state.stopping = True
+        process.stop()
         return state.view(time.time())
 
-    def close(self, timeout_s: float = 60.0) -> None:
+    def close(self) -> None:
         """The agent stops: a run in progress ends, its faults reverted."""
-        if self._current is not None:
-            self._current.stop.set()
+        if self._process is not None:
+            self._process.stop()
         if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
+            self._thread.join(timeout=STOP_WAIT_S)
 
     def _out(self, scenario: str) -> Path:
-        out = default_out_dir(scenario, root=self.reports_dir)
-        n = 1
+        first = default_out_dir(scenario, root=self.reports_dir)
+        out, n = first, 1
         while out.exists():  # two runs in the same second
             n += 1
-            out = out.with_name(f"{default_out_dir(scenario, root=self.reports_dir).name}-{n}")
+            out = first.with_name(f"{first.name}-{n}")
         return out
 
-    def _progress(self, state: RunState) -> Callable[[Progress], None]:
-        def report(progress: Progress) -> None:
-            if state.started_at is None:
-                state.started_at = time.time() - progress.elapsed_s
-            state.phase = progress.phase
-            state.active = list(progress.active)
-            self._adopt(state)
-            if state.stop.is_set():
-                raise RunStopped(f"stopped by hand after {progress.elapsed_s:.0f} s")
-
-        return report
-
-    def _adopt(self, state: RunState) -> None:
-        run = self._runs.get(state.id)
-        if run is not None:
-            self.board.adopt(run.applied)
-
-    def _work(self, state: RunState, run: Runnable) -> None:
-        self._runs[state.id] = run
+    def _follow(self, state: RunState, process: RunProcess) -> None:
         try:
-            result = run.run()
-            state.verdict = result.summary.verdict
-            state.reason = result.judgement.reason
-            state.report = state.out.name
-            state.phase = "done"
-        except RunStopped as exc:
-            state.verdict, state.phase = "invalid", "done"
-            state.reason = f"{exc}: its faults were reverted; a stopped run proves nothing"
-        except SetupError as exc:
-            state.error, state.phase = str(exc), "error"
-        except Exception as exc:  # shown in the console; the runner reverted in finally
-            log.exception("the run of %s failed", state.scenario.name)
-            state.error, state.phase = f"the run failed: {exc!r}", "error"
+            for line in process.lines():
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                self.board.show(message.get("faults") or [])
+                state.take(message)
         finally:
-            self.board.adopt(run.applied)
+            code = process.wait(STOP_WAIT_S)
+            if state.phase not in OVER:
+                state.error, state.phase = (
+                    f"the run's process ended ({code}) with no result",
+                    "error",
+                )
+                log.warning("the run of %s ended without a result (%s)", state.scenario.name, code)
             state.active = []
-            self._runs.pop(state.id, None)

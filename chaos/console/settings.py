@@ -13,6 +13,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from chaos.backends import backend_for
+from chaos.backends.base import Backend
 from services.common.settings import SecretFiles
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +82,32 @@ class AgentSettings(BaseSettings):
         return {name: url for name, url in urls.items() if url}
 
 
+def worker_env(settings: AgentSettings) -> dict[str, str]:
+    """The environment of a run's own process (chaos.console.run_worker): these settings, the
+    stack's URLs, and never the console token (a run has no use for it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAILWHALE_CONSOLE_TOKEN")}
+    env.update(
+        FAILWHALE_CHAOS_BACKEND=settings.chaos_backend,
+        FAILWHALE_CHAOS_SCOPE=settings.chaos_scope,
+        FAILWHALE_REPORTS_DIR=str(settings.reports_dir),
+        **settings.stack_urls(),
+    )
+    if settings.journal_dir is not None:
+        env["FAILWHALE_JOURNAL_DIR"] = str(settings.journal_dir)
+    return env
+
+
 def export_stack_urls(settings: AgentSettings) -> None:
     """The backends read the stack's URLs from the environment (the CLI leaves them unset)."""
     for name, url in settings.stack_urls().items():
         os.environ[name] = url
+
+
+def open_backend(settings: AgentSettings) -> Backend:
+    """The backend of the stack the agent serves, as `failwhale chaos run --backend` opens it
+    (FaultError when it cannot be used at all)."""
+    export_stack_urls(settings)
+    scope = settings.chaos_scope or None
+    if settings.chaos_backend == "local":
+        return backend_for("local", workdir=Path(scope) if scope else None)
+    return backend_for(settings.chaos_backend, project=scope, journal_dir=settings.journal_dir)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,7 +128,7 @@ def test_a_hand_kill_takes_effect_and_reverts_by_itself_at_its_deadline(agent: A
         while not ready(timeline):
             assert time.monotonic() < until, "timeline-1 did not come back by itself"
             time.sleep(0.2)
-        ended = {}
+        ended: dict[str, Any] = {}
         while not ended.get("ended_at"):
             assert time.monotonic() < until
             state = http.get("/v1/state").json()
@@ -187,3 +188,37 @@ def test_run_folders_are_listed_served_and_compared(agent: Agent) -> None:
     assert newest["name"] == name and newest["kind"] == "compare"
     assert escaped.status_code == 404
     shutil.rmtree(agent.reports / name)
+
+
+def test_a_scenario_run_acts_in_its_own_process_and_a_stop_reverts_its_faults(
+    agent: Agent,
+) -> None:
+    layout = agent.stack.layout
+    with agent.http() as http:
+        started = http.post("/v1/runs", json={"scenario": "timeline-outage"})
+        assert started.status_code == 202, started.text
+        assert http.post("/v1/runs", json={"scenario": "baseline"}).status_code == 409
+        until = time.monotonic() + 90
+        state = http.get("/v1/state").json()
+        while state["run"]["phase"] != "fault" or len(scenario_faults(state)) < 2:
+            assert state["run"]["phase"] not in ("done", "error"), state["run"]
+            assert time.monotonic() < until, state["run"]
+            time.sleep(0.5)
+            state = http.get("/v1/state").json()
+        assert all(f["took_effect"] for f in scenario_faults(state)), scenario_faults(state)
+        assert not ready(layout.url("timeline-1")) and not ready(layout.url("timeline-2"))
+        assert http.delete("/v1/runs/current").status_code == 200
+        while state["run"]["phase"] not in ("done", "error"):
+            assert time.monotonic() < until + 60, state["run"]
+            time.sleep(0.5)
+            state = http.get("/v1/state").json()
+    run = state["run"]
+    assert (run["phase"], run["verdict"]) == ("done", "invalid"), run
+    assert "stopped by hand" in run["reason"]
+    assert all(f["ended_at"] is not None for f in scenario_faults(state)), scenario_faults(state)
+    assert ready(layout.url("timeline-1")) and ready(layout.url("timeline-2"))
+    assert Journal.open(agent.stack.workdir / "chaos" / "local.json").pending() == []
+
+
+def scenario_faults(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in state["faults"] if f["source"] == "scenario"]

@@ -1,9 +1,9 @@
 """In-process fakes of what the chaos agent drives (a backend, a scenario run, the stack's
 gateway and master), for the agent's unit tests."""
 
-import threading
-import time
-from collections.abc import AsyncIterator
+import json
+import queue
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,6 @@ from chaos.backends.base import AppliedFault, Fault, FaultError
 from chaos.console.agent import create_app
 from chaos.console.settings import AgentSettings
 from chaos.journal import Journal
-from chaos.report.result import RunResult
-from chaos.runner import Progress, Report
-from chaos.scenario import Scenario
 from chaos.undo import UndoRecord
 
 TOKEN = "console-token-for-unit-tests-0123456789"
@@ -79,23 +76,43 @@ class FakeBackend:
         return "nothing"
 
 
-class BlockingRun:
-    """A run that reports progress every 10 ms until it is stopped (the report raises) or
-    released; what a ChaosRun does with its callback."""
+class FakeProcess:
+    """Stands in for a run's process (chaos.console.run_worker): the test says what the process
+    would print; a stop answers as the worker does on SIGTERM."""
 
-    def __init__(self, scenario: Scenario, report: Report) -> None:
-        self.scenario = scenario
-        self.report = report
-        self.applied: list[AppliedFault] = []
-        self.release = threading.Event()
+    def __init__(self, name: str, resilience: str, out: Path) -> None:
+        self.args = (name, resilience, out)
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.stops = 0
 
-    def run(self) -> RunResult:
-        began = time.time()
-        while not self.release.is_set():
-            elapsed = time.time() - began
-            self.report(Progress("steady", elapsed, 60 - elapsed, None, []))
-            time.sleep(0.01)
-        raise RuntimeError("released without a result")
+    def say(self, **message: Any) -> None:
+        self.queue.put(json.dumps(message))
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+    def lines(self) -> Iterator[str]:
+        while (line := self.queue.get(timeout=10)) is not None:
+            yield line
+
+    def stop(self) -> None:
+        self.stops += 1
+        self.say(stopped="stopped by hand after 3 s", faults=[])
+        self.end()
+
+    def wait(self, timeout_s: float) -> int | None:
+        return 0
+
+
+class Spawned:
+    """The spawn the agent is given: every process it started, in order."""
+
+    def __init__(self) -> None:
+        self.made: list[FakeProcess] = []
+
+    def __call__(self, name: str, resilience: str, out: Path) -> FakeProcess:
+        self.made.append(FakeProcess(name, resilience, out))
+        return self.made[-1]
 
 
 def stack_http(resilience: str = "on", load: str = "stopped") -> httpx.Client:
@@ -112,6 +129,7 @@ def stack_http(resilience: str = "on", load: str = "stopped") -> httpx.Client:
 def make_app(tmp: Path, backend: FakeBackend, **kwargs: Any) -> FastAPI:
     settings = AgentSettings(console_token=TOKEN, reports_dir=tmp / "reports")
     kwargs.setdefault("stack_http", stack_http())
+    kwargs.setdefault("spawn", Spawned())
     return create_app(settings, backend=lambda _: backend, **kwargs)
 
 

@@ -1,79 +1,102 @@
-"""Scenario runs through the chaos agent, in process with a fake run: one at a time (a second is
-a 409 problem), an unknown or unrunnable scenario a 422 with the reason, a stop that ends the run
-with a verdict saying so, and the catalogue's refusals."""
+"""Scenario runs through the chaos agent, in process with a stand-in for the run's process: one
+at a time (a second is a 409 problem), progress and the run's faults in the state, a stop that
+ends the run with a verdict saying so, a process that ends without a result shown as an error,
+an unknown or unrunnable scenario a 422 with the reason, and the catalogue's refusals."""
 
 import asyncio
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from chaos.backends.base import Backend
-from chaos.runner import Report
-from chaos.scenario import Scenario
-from tests.unit.console_fakes import AUTH, BlockingRun, FakeBackend, client, make_app, stack_http
+from tests.unit.console_fakes import AUTH, FakeBackend, Spawned, client, make_app, stack_http
 from tests.unit.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
 
-class Runs:
-    def __init__(self) -> None:
-        self.made: list[BlockingRun] = []
-        self.args: list[tuple[str, str, Path]] = []
-
-    def __call__(
-        self, scenario: Scenario, backend: Backend, resilience: str, out: Path, report: Report
-    ) -> BlockingRun:
-        self.args.append((scenario.name, resilience, out))
-        run = BlockingRun(scenario, report)
-        self.made.append(run)
-        return run
-
-
-async def wait_phase(http: object, phase: str) -> dict[str, object]:
+async def wait_phase(http: httpx.AsyncClient, phase: str) -> dict[str, object]:
+    run = None
     for _ in range(200):
-        run = (await http.get("/v1/state", headers=AUTH)).json()["run"]  # type: ignore[attr-defined]
+        run = (await http.get("/v1/state", headers=AUTH)).json()["run"]
         if run is not None and run["phase"] == phase:
             return dict(run)
         await asyncio.sleep(0.02)
     raise AssertionError(f"the run never reached {phase}: {run}")
 
 
-async def test_one_run_at_a_time_then_stopped_with_a_verdict_saying_so(tmp_path: Path) -> None:
-    runs = Runs()
-    app = make_app(tmp_path, FakeBackend(tmp_path), run_factory=runs,
+def scenario_fault(started_at: float) -> dict[str, object]:
+    return {"id": "kill-timeline-1-abc", "fault": "kill", "target": "timeline-1", "params": {},
+            "source": "scenario", "started_at": started_at, "deadline": started_at + 20,
+            "ended_at": None, "left_s": 20, "took_effect": True, "evidence": "exited",
+            "revert_evidence": ""}  # fmt: skip
+
+
+async def test_one_run_at_a_time_with_its_progress_and_faults_then_stopped(
+    tmp_path: Path,
+) -> None:
+    spawned = Spawned()
+    app = make_app(tmp_path, FakeBackend(tmp_path), spawn=spawned,
                    stack_http=stack_http(resilience="off", load="running"))  # fmt: skip
     async with client(app) as http:
         started = await http.post("/v1/runs", json={"scenario": "timeline-outage"}, headers=AUTH)
         assert started.status_code == 202, started.text
         run = started.json()
         assert run["scenario"] == "timeline-outage" and run["joined"] is True
-        assert run["phase"] in ("starting", "steady")
-        steady = await wait_phase(http, "steady")
-        assert isinstance(steady["started_at"], float)
+        assert run["phase"] == "starting" and run["started_at"] is None
+        process = spawned.made[0]
+        now = time.time()
+        progress = {"phase": "fault", "elapsed_s": 21.0, "left_s": 49.0,
+                    "active": ["kill timeline-1"]}  # fmt: skip
+        process.say(progress=progress, faults=[scenario_fault(now)])
+        fault = await wait_phase(http, "fault")
+        assert fault["active"] == ["kill timeline-1"]
+        assert isinstance(fault["started_at"], float) and 20 < now - fault["started_at"] < 23
+        listed = (await http.get("/v1/state", headers=AUTH)).json()["faults"]
+        assert [(f["id"], f["source"]) for f in listed] == [("kill-timeline-1-abc", "scenario")]
+        owned = await http.delete("/v1/faults/kill-timeline-1-abc", headers=AUTH)
+        assert "stop the run" in str(assert_problem(owned, 409)["detail"])
         second = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
-        assert_problem(second, 409, "conflict")
-        assert "timeline-outage" in second.json()["detail"]
+        assert "timeline-outage" in str(assert_problem(second, 409, "conflict")["detail"])
         stopped = await http.delete("/v1/runs/current", headers=AUTH)
-        assert stopped.status_code == 200
+        assert stopped.status_code == 200 and process.stops == 1
         done = await wait_phase(http, "done")
-        assert done["verdict"] == "invalid"
-        assert "stopped by hand" in str(done["reason"])
+        assert done["verdict"] == "invalid" and "stopped by hand" in str(done["reason"])
+        assert done["active"] == []
         assert_problem(await http.delete("/v1/runs/current", headers=AUTH), 404)
-        again = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
-        assert again.status_code == 202
-        runs.made[-1].release.set()
-        failed = await wait_phase(http, "error")
-        assert "released without a result" in str(failed["error"])
-    name, resilience, out = runs.args[0]
+    name, resilience, out = process.args
     assert (name, resilience) == ("timeline-outage", "off")  # the stack's own setting
     assert out.parent == tmp_path / "reports" and out.name.endswith("-timeline-outage")
+
+
+async def test_a_result_is_the_verdict_and_no_result_is_an_error(tmp_path: Path) -> None:
+    spawned = Spawned()
+    async with client(make_app(tmp_path, FakeBackend(tmp_path), spawn=spawned)) as http:
+        assert (await http.post("/v1/runs", json={"scenario": "baseline"},
+                                headers=AUTH)).json()["joined"] is False  # fmt: skip
+        spawned.made[0].say(result={"verdict": "pass", "reason": "every hypothesis held",
+                                    "report": "20260101-000000-baseline"})  # fmt: skip
+        spawned.made[0].end()
+        done = await wait_phase(http, "done")
+        assert (done["verdict"], done["report"]) == ("pass", "20260101-000000-baseline")
+        again = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
+        assert again.status_code == 202
+        spawned.made[1].say(error="the backend cannot run this scenario")
+        spawned.made[1].end()
+        assert (await wait_phase(http, "error"))["error"] == "the backend cannot run this scenario"
+        third = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
+        assert third.status_code == 202
+        spawned.made[2].say(garbage="not a message of the protocol")
+        spawned.made[2].end()
+        assert "with no result" in str((await wait_phase(http, "error"))["error"])
 
 
 async def test_an_unknown_or_unrunnable_scenario_is_a_422_with_its_reason(tmp_path: Path) -> None:
     backend = FakeBackend(tmp_path)
     backend.refuse["timeline-1"] = "no container for timeline-1 in compose project x"
-    async with client(make_app(tmp_path, backend, run_factory=Runs())) as http:
+    spawned = Spawned()
+    async with client(make_app(tmp_path, backend, spawn=spawned)) as http:
         unknown = await http.post("/v1/runs", json={"scenario": "../etc"}, headers=AUTH)
         assert "no scenario" in str(assert_problem(unknown, 422)["detail"])
         refused = await http.post("/v1/runs", json={"scenario": "timeline-outage"}, headers=AUTH)
@@ -85,6 +108,7 @@ async def test_an_unknown_or_unrunnable_scenario_is_a_422_with_its_reason(tmp_pa
         extra = await http.post("/v1/runs", json={"scenario": "baseline", "x": 1}, headers=AUTH)
         assert_problem(extra, 422)
         catalogue = (await http.get("/v1/catalogue", headers=AUTH)).json()["scenarios"]
+    assert spawned.made == []
     by_name = {s["name"]: s for s in catalogue}
     assert by_name["baseline"]["runnable"] is True and by_name["baseline"]["refusal"] is None
     outage = by_name["timeline-outage"]
@@ -95,12 +119,12 @@ async def test_an_unknown_or_unrunnable_scenario_is_a_422_with_its_reason(tmp_pa
 
 
 async def test_a_run_needs_a_stack_that_says_its_resilience(tmp_path: Path) -> None:
-    import httpx
-
     down = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(502)))
-    async with client(make_app(tmp_path, FakeBackend(tmp_path), run_factory=Runs(),
-                               stack_http=down)) as http:  # fmt: skip
+    spawned = Spawned()
+    app = make_app(tmp_path, FakeBackend(tmp_path), spawn=spawned, stack_http=down)
+    async with client(app) as http:
         answer = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
         state = (await http.get("/v1/state", headers=AUTH)).json()
     assert "does not say its resilience" in str(assert_problem(answer, 422)["detail"])
     assert state["resilience"] is None and state["load"] is None and state["run"] is None
+    assert spawned.made == []
