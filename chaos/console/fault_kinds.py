@@ -3,6 +3,7 @@ own fault model (chaos.fault_specs), read from its JSON schema, so the console's
 agent's validation never disagree. A hand fault starts at once (`at_s` is 0) and lasts
 `duration_s`, 1 s to an hour."""
 
+from functools import cache
 from typing import Any, get_args
 
 from pydantic import TypeAdapter
@@ -24,8 +25,10 @@ DOCS = {
 }
 
 
+@cache
 def kinds(orchestrator: bool) -> dict[str, dict[str, Any]]:
-    """Each kind's doc and fields; the kinds only an orchestrator has where there is one."""
+    """Each kind's doc and fields; the kinds only an orchestrator has where there is one.
+    Built once (the models do not change); callers must not change what they get."""
     out = {}
     for kind, model in MODELS.items():
         if kind in ORCHESTRATOR_KINDS and not orchestrator:
