@@ -4,6 +4,7 @@ stack, the board of faults, the scenario runs, the reports; a sweep of what an e
 run left behind when it starts, and every hand fault reverted when it stops."""
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from chaos.backends.base import Backend
+from chaos.backends.local import processes as proc
 from chaos.console.hand_faults import FaultBoard
 from chaos.console.problems import install_problems
 from chaos.console.routes import health, v1
@@ -70,11 +72,25 @@ def create_app(
 
 
 def sweep(engine: Backend) -> None:
-    """What a killed agent or run left applied is undone before the agent applies anything."""
+    """What an earlier agent (or a run of it) left applied is undone before this one applies
+    anything: each fault its journal still lists, unless the process that applied it still
+    lives (a CLI run beside the agent, on a local stack that shares the journal: that fault is
+    its owner's). Not `failwhale chaos sweep`'s scan of the whole stack, which would also undo
+    a CLI run's faults (it keeps a journal of its own) and fails on containers the stack is
+    still starting. An undo that fails stays pending, for the dead-man timer or a sweep."""
     try:
-        undone = engine.sweep()
-    except Exception as exc:  # the agent still serves; the sweep is `failwhale chaos sweep`'s too
-        log.warning("the sweep at start failed: %r", exc)
+        pending = engine.journal.pending()
+    except Exception as exc:  # an unreadable journal: the agent still serves, and says so
+        log.warning("the journal could not be read at start: %r", exc)
         return
-    for line in undone:
-        log.info("swept: %s", line)
+    for entry in pending:
+        if entry.owner_pid != os.getpid() and proc.alive(entry.owner_pid):
+            continue
+        try:
+            note = engine.undo(entry.undo)
+        except Exception as exc:
+            log.warning("%s could not be undone at start: %r", entry.id, exc)
+            continue
+        engine.journal.mark_reverted(entry.id, f"undone by the chaos agent at its start: {note}")
+        log.info("undone at start: %s: %s", entry.id, note)
+    engine.journal.forget_reverted()

@@ -38,7 +38,7 @@ class FakeBackend:
         self.journal = Journal(workdir / "journal.json", {"backend": "local", "scope": "t"})
         self.applied: list[FakeFault] = []
         self.refuse: dict[str, str] = {}  # target -> reason
-        self.swept = 0
+        self.undone: list[UndoRecord] = []
 
     def services(self) -> dict[str, str]:
         return {}
@@ -54,8 +54,7 @@ class FakeBackend:
         return fault
 
     def sweep(self) -> list[str]:
-        self.swept += 1
-        return []
+        raise AssertionError("the agent never scans the whole stack (a CLI run's faults too)")
 
     def close(self) -> None:
         pass
@@ -73,7 +72,10 @@ class FakeBackend:
         raise FaultError("not in these tests")
 
     def undo(self, record: UndoRecord) -> str:
-        return "nothing"
+        if getattr(record, "service", "") == "broken":
+            raise RuntimeError("the engine refused")
+        self.undone.append(record)
+        return f"{record.kind} undone"
 
 
 class FakeProcess:

@@ -5,14 +5,18 @@ refusal beside the target, 404 for an unknown fault, an idempotent revert, and e
 reverted by the agent itself at its deadline."""
 
 import asyncio
+import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from chaos.backends.local.records import ServiceRunning
 from chaos.console.agent import create_app
 from chaos.console.hand_faults import FaultBoard
 from chaos.console.settings import AgentSettings
+from chaos.journal import Entry
 from tests.unit.console_fakes import AUTH, TOKEN, FakeBackend, client, make_app
 from tests.unit.problems import assert_problem
 
@@ -185,13 +189,38 @@ async def test_a_hand_fault_reverts_by_itself_with_nobody_asking(tmp_path: Path)
     assert listed[0]["ended_at"] >= listed[0]["deadline"]
 
 
-async def test_the_agent_sweeps_at_start_and_reverts_what_is_active_when_it_stops(
-    tmp_path: Path,
+def entry(fault_id: str, owner: int, service: str = "timeline-1") -> Entry:
+    record = ServiceRunning(service=service)
+    return Entry(id=fault_id, kind="kill", target=service, mechanism="signal", undo=record,
+                 state="applied", owner_pid=owner)  # fmt: skip
+
+
+@pytest.fixture
+def gone() -> subprocess.Popen[bytes]:
+    """A process that has ended: the owner of faults nobody reverts any more."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process
+
+
+async def test_at_start_the_agent_undoes_what_a_dead_owner_left_and_only_that(
+    tmp_path: Path, gone: subprocess.Popen[bytes]
 ) -> None:
+    backend = FakeBackend(tmp_path)
+    backend.journal.record(entry("left-by-a-dead-agent", gone.pid))
+    backend.journal.record(entry("a-cli-run-going-on", os.getppid()))
+    backend.journal.record(entry("cannot-be-undone", gone.pid, service="broken"))
+    async with client(make_app(tmp_path, backend)):
+        pending = [e.id for e in backend.journal.pending()]
+    assert backend.undone == [ServiceRunning(service="timeline-1")]
+    assert pending == ["a-cli-run-going-on", "cannot-be-undone"]
+
+
+async def test_the_agent_reverts_what_is_active_when_it_stops(tmp_path: Path) -> None:
     backend = FakeBackend(tmp_path)
     body = {"fault": "pause", "target": "posts", "duration_s": 600}
     async with client(make_app(tmp_path, backend)) as http:
-        assert backend.swept == 1
         assert (await http.post("/v1/faults", json=body, headers=AUTH)).status_code == 201
         assert not backend.applied[0].reverted
     assert backend.applied[0].reverted
+    assert backend.journal.pending() == []
