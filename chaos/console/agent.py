@@ -20,7 +20,9 @@ from chaos.console.routes import health, v1
 from chaos.console.scenario_runs import ScenarioRuns, Spawn, spawn_worker
 from chaos.console.settings import AgentSettings, ConsoleTokenMissing, open_backend, worker_env
 from chaos.console.stack_view import StackView
+from services.common.body_limit import BodySizeLimit
 from services.common.logs import configure_logging
+from services.common.service_app import NO_TELEMETRY
 from services.common.settings import UnsafeSecrets
 
 log = logging.getLogger("failwhale.chaos.agent")
@@ -40,7 +42,6 @@ def create_app(
         settings.require_token()  # before anything else: no token, no agent
     except (ConsoleTokenMissing, UnsafeSecrets, ValidationError) as exc:
         raise SystemExit(f"chaos agent: {exc}") from None
-    configure_logging("chaos-agent")
     engine = backend(settings)
     board = FaultBoard(engine)
     view = StackView(engine, stack_http)
@@ -49,6 +50,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        configure_logging("chaos-agent")
         sweep(engine)
         board.start()
         try:
@@ -59,7 +61,14 @@ def create_app(
             view.close()
             engine.close()
 
-    app = FastAPI(title="Failwhale chaos agent", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Failwhale chaos agent",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=NO_TELEMETRY,
+    )
     app.state.settings = settings
     app.state.backend = engine
     app.state.board = board
@@ -68,6 +77,7 @@ def create_app(
     install_problems(app)
     app.include_router(health)
     app.include_router(v1)
+    app.add_middleware(BodySizeLimit)  # before the token is checked, a body is read
     return app
 
 

@@ -44,8 +44,6 @@ class AgentSettings(BaseSettings):
     stack_gateway_url: str = ""
     stack_locust_url: str = ""
     reports_dir: Path = REPO / "reports"
-    # Where the journal goes (docker, swarm); empty: the engine's default.
-    journal_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -92,8 +90,6 @@ def worker_env(settings: AgentSettings) -> dict[str, str]:
         FAILWHALE_REPORTS_DIR=str(settings.reports_dir),
         **settings.stack_urls(),
     )
-    if settings.journal_dir is not None:
-        env["FAILWHALE_JOURNAL_DIR"] = str(settings.journal_dir)
     return env
 
 
@@ -110,4 +106,4 @@ def open_backend(settings: AgentSettings) -> Backend:
     scope = settings.chaos_scope or None
     if settings.chaos_backend == "local":
         return backend_for("local", workdir=Path(scope) if scope else None)
-    return backend_for(settings.chaos_backend, project=scope, journal_dir=settings.journal_dir)
+    return backend_for(settings.chaos_backend, project=scope)

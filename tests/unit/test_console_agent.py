@@ -224,3 +224,16 @@ async def test_the_agent_reverts_what_is_active_when_it_stops(tmp_path: Path) ->
         assert not backend.applied[0].reverted
     assert backend.applied[0].reverted
     assert backend.journal.pending() == []
+
+
+async def test_a_body_over_the_limit_is_a_413_before_the_token_is_looked_at(
+    tmp_path: Path,
+) -> None:
+    backend = FakeBackend(tmp_path)
+    huge = {"fault": "kill", "target": "users", "duration_s": 5, "pad": "x" * 70_000}
+    async with client(make_app(tmp_path, backend)) as http:
+        anonymous = await http.post("/v1/faults", json=huge)
+        with_token = await http.post("/v1/faults", json=huge, headers=AUTH)
+    assert_problem(anonymous, 413)
+    assert_problem(with_token, 413)
+    assert backend.applied == []
