@@ -30,8 +30,10 @@ def free_port() -> int:
         return port
 
 
-def locust(host: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, *args]
+def locust(host: str, *args: str, plugins: tuple[Path, ...] = ()) -> list[str]:
+    """The command line of a Locust process on the project's locustfile (and `plugins`)."""
+    files = ",".join(str(path) for path in (LOCUSTFILE, *plugins))
+    return [sys.executable, "-m", "locust", "-f", files, "--host", host, *args]
 
 
 def run_headless(
@@ -53,18 +55,21 @@ def run_headless(
 
 
 @contextmanager
-def web_ui(host: str, logs: Path, workers: int = 1) -> Iterator[str]:
-    """A Locust master with its web UI and `workers` workers; yields the UI's URL once every
-    worker has connected."""
+def web_ui(
+    host: str, logs: Path, workers: int = 1, plugins: tuple[Path, ...] = ()
+) -> Iterator[str]:
+    """A Locust master with its web UI and `workers` workers (all with `plugins` loaded beside
+    the locustfile); yields the UI's URL once every worker has connected."""
     web_port, master_port = free_port(), free_port()
     master = locust(
         host, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
         str(master_port), "--web-host", "127.0.0.1", "--web-port", str(web_port),
-        "--think-time", "0.5",
+        "--think-time", "0.5", plugins=plugins,
     )  # fmt: skip
     worker = locust(
-        host, "--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)
-    )
+        host, "--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port),
+        plugins=plugins,
+    )  # fmt: skip
     started: list[subprocess.Popen[bytes]] = []
     try:
         started.append(_spawn(master, logs / "locust-master.log"))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -32,6 +33,7 @@ __all__ = ["browser"]  # the fixture, imported for pytest
 
 TOKEN = "console-browser-test-token-0123456789abcdef"
 TIMELINES = ("timeline-1", "timeline-2")
+REQUEST_LOG = ROOT / "chaos" / "request_log.py"  # as the stack's master loads it, for runs
 WAIT_S = 90
 LOADED = """return performance.getEntriesByType("resource")
     .filter(e => e.name.includes("/stats/requests") && e.responseEnd > 0).length > 0"""
@@ -148,28 +150,44 @@ def chaos_tab(driver: WebDriver) -> bool:
     return tab is not None
 
 
-def test_a_hand_kill_of_both_timelines_shows_on_the_console_charts_and_reverts(
-    browser: WebDriver, own_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def console_url(own_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Locust's web UI (a master with the console and a worker) and the chaos agent it calls."""
+    logs = tmp_path_factory.mktemp("console-logs")
     agent_port = free_port()
-    monkeypatch.setenv("FAILWHALE_CONSOLE_AGENT_URL", f"http://127.0.0.1:{agent_port}")
-    monkeypatch.setenv("FAILWHALE_CONSOLE_TOKEN", TOKEN)  # the master's, as compose gives it
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FAILWHALE_CONSOLE_AGENT_URL", f"http://127.0.0.1:{agent_port}")
+        env.setenv("FAILWHALE_CONSOLE_TOKEN", TOKEN)  # the master's, as compose gives it
+        with (
+            web_ui(own_stack.layout.gateway_url, logs, plugins=(REQUEST_LOG,)) as url,
+            chaos_agent(agent_port, own_stack, url, logs),
+        ):
+            yield url
+
+
+def start_load_and_open_the_tab(driver: WebDriver, url: str) -> None:
+    """Locust's page, a run started from its form unless one runs, the Chaos tab opened and
+    the console's frame entered."""
+    wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.5)
+    driver.get(url)
+    wait.until(lambda d: d.execute_script(LOADED))
+    if driver.find_elements(By.NAME, "userCount"):
+        type_into(driver, "userCount", "6")
+        type_into(driver, "spawnRate", "6")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(chaos_tab)
+    frame = wait.until(lambda d: d.find_element(By.ID, "chaos-console"))
+    assert frame.is_displayed() and frame.size["height"] >= 800
+    driver.switch_to.frame(frame)
+
+
+def test_a_hand_kill_of_both_timelines_shows_on_the_console_charts_and_reverts(
+    browser: WebDriver, console_url: str
+) -> None:
     wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.5)
-    gateway = own_stack.layout.gateway_url
-    with (
-        web_ui(gateway, tmp_path) as url,
-        chaos_agent(agent_port, own_stack, url, tmp_path),
-        screenshot_on_failure(browser, "console"),
-    ):
-        browser.get(url)
-        wait.until(lambda d: d.find_elements(By.NAME, "userCount") and d.execute_script(LOADED))
-        type_into(browser, "userCount", "6")
-        type_into(browser, "spawnRate", "6")
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(chaos_tab)
-        frame = wait.until(lambda d: d.find_element(By.ID, "chaos-console"))
-        assert frame.is_displayed() and frame.size["height"] >= 800
-        browser.switch_to.frame(frame)
+    url = console_url
+    with screenshot_on_failure(browser, "console"):
+        start_load_and_open_the_tab(browser, url)
 
         # the console draws the run's series: breakers closed, answers flowing, nothing degraded
         wait.until(lambda d: int(charts(d).get("points") or 0) >= 3)
@@ -181,8 +199,10 @@ def test_a_hand_kill_of_both_timelines_shows_on_the_console_charts_and_reverts(
         for target in TIMELINES:
             apply_kill(browser, target)
         assert active_faults(browser) == 2
-        rows = browser.find_elements(By.CSS_SELECTOR, "#faults tr.active")
-        assert sorted(str(r.get_attribute("data-target")) for r in rows) == sorted(TIMELINES)
+        targets = (
+            "return [...document.querySelectorAll('#faults tr.active')].map(r => r.dataset.target)"
+        )
+        assert sorted(browser.execute_script(targets)) == sorted(TIMELINES)
 
         # both breakers leave `closed` (or the replica is no longer listed), answers degrade
         def broken(driver: WebDriver) -> bool:
@@ -205,3 +225,60 @@ def test_a_hand_kill_of_both_timelines_shows_on_the_console_charts_and_reverts(
         browser.get(f"{url}/chaos")
         wait.until(lambda d: int(charts(d).get("points") or 0) >= 10)
         screenshot(browser, "console-page")
+
+
+def run_phase(driver: WebDriver, attribute: str, timeout: float, value: str | None = None) -> None:
+    """Waits for the run box's data-<attribute> (to be `value`, or anything); on a timeout the
+    error says what the box showed."""
+
+    def shown(d: WebDriver) -> bool:
+        got = d.find_element(By.ID, "run").get_attribute(f"data-{attribute}")
+        return bool(got) if value is None else got == value
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.5).until(shown)
+    except TimeoutException:
+        said = driver.find_element(By.ID, "run").text
+        raise AssertionError(f"run {attribute} {value or '(any)'} not shown: {said}") from None
+
+
+def test_a_scenario_run_from_the_catalogue_ends_with_its_verdict_and_report(
+    browser: WebDriver, console_url: str
+) -> None:
+    wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.5)
+    with screenshot_on_failure(browser, "console-run"):
+        start_load_and_open_the_tab(browser, console_url)
+        # the console says the load runs (the run then joins it rather than bringing its own)
+        wait.until(lambda d: d.find_element(By.ID, "load").text.startswith("running"))
+        run = '[data-scenario="timeline-outage"] button.run'
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, run))
+        browser.find_element(By.CSS_SELECTOR, run).click()
+        run_phase(browser, "phase", WAIT_S)
+        # the run joins the load started from the form, counts down, and reaches its fault
+        agent_said = "const s = window.chaosConsole.state; return JSON.stringify([s.run, s.load])"
+        joined = browser.find_element(By.CSS_SELECTOR, "#run h3").text
+        assert "joined" in joined, browser.execute_script(agent_said)
+        run_phase(browser, "phase", WAIT_S, "fault")
+        assert browser.find_element(By.ID, "run-left").text.endswith(" s")
+        wait.until(lambda d: int(charts(d).get("faultWindows") or 0) >= 2)
+        shoot(browser, "console-run-fault")
+        run_phase(browser, "verdict", 180)
+        verdict = browser.find_element(By.ID, "run-verdict").text
+        shoot(browser, "console-run-verdict")
+        assert browser.find_element(By.ID, "run").get_attribute("data-verdict") == "pass", verdict
+        link = browser.find_element(By.ID, "run-report")
+        report = str(link.get_attribute("href"))
+        assert report.startswith(f"{console_url}/chaos/reports/") and report.endswith(
+            "/report.html"
+        )
+        name = report.split("/")[-2]
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#reports tr[data-report="{name}"]'))
+
+    browser.get(report)  # report.html and its plots, served through the master
+    with screenshot_on_failure(browser, "console-report"):
+        images = browser.find_elements(By.TAG_NAME, "img")
+        assert images, "the report shows its plots"
+        loaded = "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        wait.until(lambda d: d.execute_script(loaded))
+        assert "timeline-outage" in browser.page_source
+        screenshot(browser, "console-run-report")
