@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from chaos.backends.base import Backend
+from chaos.backends.base import Backend, FaultError
 from chaos.backends.local import processes as proc
 from chaos.console.hand_faults import FaultBoard
 from chaos.console.problems import install_problems
@@ -42,7 +42,10 @@ def create_app(
         settings.require_token()  # before anything else: no token, no agent
     except (ConsoleTokenMissing, UnsafeSecrets, ValidationError) as exc:
         raise SystemExit(f"chaos agent: {exc}") from None
-    engine = backend(settings)
+    try:
+        engine = backend(settings)
+    except FaultError as exc:  # no Docker daemon, no swarm manager, no stack: said in one line
+        raise SystemExit(f"chaos agent: the {settings.chaos_backend} backend: {exc}") from None
     board = FaultBoard(engine)
     view = StackView(engine, stack_http)
     spawn = spawn or spawn_worker(worker_env(settings))

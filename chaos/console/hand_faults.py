@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from chaos.backends.base import AppliedFault, Backend, Fault, NotApplied
 from chaos.console.fault_kinds import KIND_TAGS, MAX_DURATION_S, MIN_DURATION_S, SPEC
 from chaos.console.problems import FieldErrors, field_errors
-from services.common.errors import Conflict, NotFound, Unprocessable
+from services.common.errors import Conflict, DependencyUnavailable, NotFound, Unprocessable
 
 TICK_S = 0.25
 VERIFY_EVERY_S = 0.5
@@ -128,6 +128,12 @@ class FaultBoard:
         if tracked is None:
             raise NotFound(f"no fault {fault_id!r}")
         self._revert(tracked)
+        if not tracked.fault.reverted:
+            raise DependencyUnavailable(
+                "the chaos engine",
+                f"{fault_id} is still applied ({tracked.revert_error}); the agent tries again "
+                "at its deadline, and the dead-man timer after it",
+            )
         return tracked.view(self.clock())
 
     def show(self, views: Iterable[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@ gateway and master), for the agent's unit tests."""
 
 import json
 import queue
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,9 +13,10 @@ import httpx
 from fastapi import FastAPI
 
 from chaos.backends.base import AppliedFault, Fault, FaultError
+from chaos.backends.local.records import ServiceRunning
 from chaos.console.agent import create_app
 from chaos.console.settings import AgentSettings
-from chaos.journal import Journal
+from chaos.journal import Entry, Journal
 from chaos.undo import UndoRecord
 
 TOKEN = "console-token-for-unit-tests-0123456789"
@@ -26,6 +28,9 @@ class FakeFault(AppliedFault):
         return True, f"{self.target} is down"
 
     def _revert(self) -> str:
+        if self.target == "redis" and not getattr(self, "reverts", 0):
+            self.reverts = 1
+            raise RuntimeError("the engine did not answer")  # the first time only
         self.reverts = getattr(self, "reverts", 0) + 1
         return f"{self.target} is back"
 
@@ -47,9 +52,12 @@ class FakeBackend:
         return self.refuse.get(spec.target)
 
     def apply(self, spec: Fault) -> AppliedFault:
-        fault = FakeFault(
-            spec, f"{spec.fault}-{spec.target}-{len(self.applied)}", "fake", self.journal
-        )
+        fid = f"{spec.fault}-{spec.target}-{len(self.applied)}"
+        # journaled before the change, as every engine does
+        self.journal.record(Entry(id=fid, kind=spec.fault, target=spec.target, mechanism="fake",
+                                  undo=ServiceRunning(service=spec.target), state="applied",
+                                  expires_at=time.time() + spec.duration_s))  # fmt: skip
+        fault = FakeFault(spec, fid, "fake", self.journal)
         self.applied.append(fault)
         return fault
 

@@ -237,3 +237,19 @@ async def test_a_body_over_the_limit_is_a_413_before_the_token_is_looked_at(
     assert_problem(anonymous, 413)
     assert_problem(with_token, 413)
     assert backend.applied == []
+
+
+async def test_a_revert_that_fails_is_a_503_and_the_fault_stays_applied_until_one_works(
+    tmp_path: Path,
+) -> None:
+    backend = FakeBackend(tmp_path)
+    body = {"fault": "pause", "target": "redis", "duration_s": 600}
+    async with client(make_app(tmp_path, backend)) as http:
+        fault = (await http.post("/v1/faults", json=body, headers=AUTH)).json()
+        failed = await http.delete(f"/v1/faults/{fault['id']}", headers=AUTH)
+        problem = assert_problem(failed, 503)
+        assert "still applied" in str(problem["detail"])
+        assert backend.journal.pending() != []
+        again = await http.delete(f"/v1/faults/{fault['id']}", headers=AUTH)
+    assert again.status_code == 200 and again.json()["revert_evidence"] == "redis is back"
+    assert backend.journal.pending() == []
