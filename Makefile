@@ -165,9 +165,10 @@ test-unit: venv-dev ## in-process tests
 test-integration: venv-dev ## real redis-server and uvicorn processes
 	$(call pytest,tests/integration -m integration)
 
-# The user journeys run first, on a stack no fault has touched; the chaos tests after them.
+# The user journeys run first, on a stack no fault has touched; then the chaos console in a
+# browser (it reverts what it breaks); the chaos tests after them.
 test-e2e: images venv-dev ## the compose stack, under its own project name and port
-	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_front_door.py tests/e2e/test_locust.py tests/e2e/chaos -m e2e)
+	$(call pytest,tests/e2e/test_user_flow.py tests/e2e/test_front_door.py tests/e2e/test_locust.py tests/e2e/test_console.py tests/e2e/chaos -m e2e)
 
 # The same app on a one-node Docker swarm (initialised for the run and left after it, when the
 # engine had none): deploy, the engine's self-healing, the swarm chaos backend.
