@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -110,6 +110,19 @@ def active_faults(driver: WebDriver) -> int:
     return int(found[0].get_attribute("data-active") or 0) if found else 0
 
 
+def click(driver: WebDriver, css: str) -> None:
+    """Clicks the element, found again if the page re-rendered it meanwhile (the faults table
+    is rebuilt when the agent's evidence changes)."""
+
+    def clicked(d: WebDriver) -> bool:
+        d.find_element(By.CSS_SELECTOR, css).click()
+        return True
+
+    WebDriverWait(driver, 10, 0.2, ignored_exceptions=(StaleElementReferenceException,)).until(
+        clicked
+    )
+
+
 def faults_left(count: int) -> Callable[[WebDriver], bool]:
     return lambda driver: active_faults(driver) == count
 
@@ -196,6 +209,16 @@ def test_a_hand_kill_of_both_timelines_shows_on_the_console_charts_and_reverts(
         assert browser.find_element(By.ID, "backend").text.startswith("local")
         shoot(browser, "console-tab-steady")
 
+        # the agent's validation, shown beside the field it refuses
+        Select(browser.find_element(By.ID, "fault-kind")).select_by_value("latency")
+        Select(browser.find_element(By.ID, "fault-target")).select_by_value("users")
+        browser.find_element(By.ID, "fault-apply").click()
+        beside = '.field-error[data-field="delay_ms"]'
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, beside).text)
+        assert active_faults(browser) == 0
+        form = browser.find_element(By.ID, "fault-form")
+        assert form.get_attribute("data-builds") == "1"  # never rebuilt under the user's hands
+
         for target in TIMELINES:
             apply_kill(browser, target)
         assert active_faults(browser) == 2
@@ -215,7 +238,7 @@ def test_a_hand_kill_of_both_timelines_shows_on_the_console_charts_and_reverts(
         shoot(browser, "console-tab-timelines-killed")
 
         for left in reversed(range(len(TIMELINES))):
-            browser.find_element(By.CSS_SELECTOR, "#faults tr.active button.revert").click()
+            click(browser, "#faults tr.active button.revert")
             wait.until(faults_left(left))
         wait.until(lambda d: all(breakers(d).get(t) == "closed" for t in TIMELINES))
         ended = browser.find_elements(By.CSS_SELECTOR, "#faults tr.ended")
@@ -252,7 +275,7 @@ def test_a_scenario_run_from_the_catalogue_ends_with_its_verdict_and_report(
         wait.until(lambda d: d.find_element(By.ID, "load").text.startswith("running"))
         run = '[data-scenario="timeline-outage"] button.run'
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, run))
-        browser.find_element(By.CSS_SELECTOR, run).click()
+        click(browser, run)
         run_phase(browser, "phase", WAIT_S)
         # the run joins the load started from the form, counts down, and reaches its fault
         agent_said = "const s = window.chaosConsole.state; return JSON.stringify([s.run, s.load])"

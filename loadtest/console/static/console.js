@@ -49,6 +49,8 @@ class Console {
     this.kindsShown = "";
     this.runShown = "";
     this.faultsShown = "";
+    this.catalogueShown = "";
+    this.reportsShown = "";
     this.form = new FaultForm(this);
   }
 
@@ -142,12 +144,18 @@ class Console {
 
   async pullCatalogue() {
     const answer = await agentCall("GET", "catalogue");
-    if (answer.ok) showCatalogue(answer.data.scenarios || [], this);
+    if (answer.ok && JSON.stringify(answer.data) !== this.catalogueShown) {
+      this.catalogueShown = JSON.stringify(answer.data); // redrawn only when it changed
+      showCatalogue(answer.data.scenarios || [], this);
+    }
   }
 
   async pullReports() {
     const answer = await agentCall("GET", "reports");
-    if (answer.ok) showReports(answer.data.reports || [], this);
+    if (answer.ok && JSON.stringify(answer.data) !== this.reportsShown) {
+      this.reportsShown = JSON.stringify(answer.data);
+      showReports(answer.data.reports || [], this);
+    }
   }
 
   async runScenario(name, button) {

@@ -10,11 +10,13 @@ class FaultForm {
   constructor(console_) {
     this.console = console_;
     this.root = document.querySelector("#fault-form");
+    this.root.noValidate = true; // the agent validates, with the scenario schema's own models
     this.root.addEventListener("submit", (event) => { event.preventDefault(); this.apply(); });
   }
 
   build(kinds, targets) {
     this.kinds = kinds;
+    this.root.dataset.builds = String(Number(this.root.dataset.builds || 0) + 1);
     const kind = el("select", { name: "fault", id: "fault-kind" },
       Object.keys(kinds).sort().map((k) => el("option", { value: k }, k)));
     const target = el("select", { name: "target", id: "fault-target" },
