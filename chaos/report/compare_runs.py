@@ -14,7 +14,7 @@ from typing import Any
 from chaos.phases import PHASES
 from chaos.report.folder import default_out_dir
 from chaos.report.html import page
-from chaos.report.html_parts import e, figure, fmt, table
+from chaos.report.html_parts import NA, e, figure, fmt, table, yes_no
 from chaos.report.plots import PLOTS
 from loadtest.vocabulary import PHASE_METRICS
 
@@ -114,7 +114,7 @@ def render(a: Path, b: Path, data: dict[str, Any]) -> str:
         "<h2>Runs</h2>",
         table(
             ["", "a", "b"],
-            [[e(k), e(runs["a"].get(k)), e(runs["b"].get(k))] for k in RUN_FIELDS]
+            [[e(k), _cell(runs["a"].get(k)), _cell(runs["b"].get(k))] for k in RUN_FIELDS]
             + [["folder", e(a.name), e(b.name)]],
         ),
         "<h2>Summary figures</h2>",
@@ -129,6 +129,10 @@ def render(a: Path, b: Path, data: dict[str, Any]) -> str:
         if any(sides):
             body.append(f'<div class="side">{"".join(sides)}</div>')
     return page(f"Failwhale · {a.name} and {b.name}", "\n".join(body))
+
+
+def _cell(value: Any) -> str:
+    return yes_no(value) if isinstance(value, bool) else NA if value is None else e(value)
 
 
 def _ratio_table(rows: dict[str, dict[str, Any]]) -> str:
