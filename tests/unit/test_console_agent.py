@@ -167,7 +167,7 @@ def test_the_keeper_reverts_a_hand_fault_at_its_deadline_not_before(tmp_path: Pa
     assert not backend.applied[0].reverted
     now[0] = fault["deadline"]
     board.tick()
-    for _ in range(100):
+    for _ in range(500):  # the revert runs in a thread of its own: a busy machine is slow
         if backend.applied[0].reverted:
             break
         time.sleep(0.02)
@@ -180,7 +180,7 @@ async def test_a_hand_fault_reverts_by_itself_with_nobody_asking(tmp_path: Path)
     body = {"fault": "kill", "target": "trends", "duration_s": 1}
     async with client(make_app(tmp_path, backend)) as http:
         assert (await http.post("/v1/faults", json=body, headers=AUTH)).status_code == 201
-        for _ in range(60):
+        for _ in range(150):
             if backend.applied[0].reverted:
                 break
             await asyncio.sleep(0.1)
