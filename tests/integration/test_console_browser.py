@@ -8,6 +8,7 @@ see the breakers close again. The checks read what the charts drew from (data at
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ TOKEN = "console-browser-test-token-0123456789abcdef"
 TIMELINES = ("timeline-1", "timeline-2")
 REQUEST_LOG = ROOT / "chaos" / "request_log.py"  # as the stack's master loads it, for runs
 WAIT_S = 90
+IMAGES_LOADED = "return Array.from(document.images).every(i => i.complete && i.naturalWidth)"
 LOADED = """return performance.getEntriesByType("resource")
     .filter(e => e.name.includes("/stats/requests") && e.responseEnd > 0).length > 0"""
 
@@ -165,7 +167,8 @@ def chaos_tab(driver: WebDriver) -> bool:
 
 @pytest.fixture(scope="module")
 def console_url(own_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Locust's web UI (a master with the console and a worker) and the chaos agent it calls."""
+    """Locust's web UI (a master with the console and a worker) and the chaos agent it calls
+    (its reports in `console-logs*/reports` of the session's temporary folder)."""
     logs = tmp_path_factory.mktemp("console-logs")
     agent_port = free_port()
     with pytest.MonkeyPatch.context() as env:
@@ -266,7 +269,7 @@ def run_phase(driver: WebDriver, attribute: str, timeout: float, value: str | No
 
 
 def test_a_scenario_run_from_the_catalogue_ends_with_its_verdict_and_report(
-    browser: WebDriver, console_url: str
+    browser: WebDriver, console_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.5)
     with screenshot_on_failure(browser, "console-run"):
@@ -297,11 +300,22 @@ def test_a_scenario_run_from_the_catalogue_ends_with_its_verdict_and_report(
         name = report.split("/")[-2]
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#reports tr[data-report="{name}"]'))
 
-    browser.get(report)  # report.html and its plots, served through the master
-    with screenshot_on_failure(browser, "console-report"):
-        images = browser.find_elements(By.TAG_NAME, "img")
-        assert images, "the report shows its plots"
-        loaded = "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-        wait.until(lambda d: d.execute_script(loaded))
-        assert "timeline-outage" in browser.page_source
-        screenshot(browser, "console-run-report")
+        # a run of the CLI into the same reports folder is listed too, and the two compare
+        folder = next(tmp_path_factory.getbasetemp().glob("console-logs*/reports"))
+        shutil.copytree(folder / name, folder / f"{name}-cli")
+        row = f'#reports tr[data-report="{name}-cli"] input.pick'
+        WebDriverWait(browser, 30, 0.5).until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
+        click(browser, row)
+        click(browser, f'#reports tr[data-report="{name}"] input.pick')
+        browser.find_element(By.ID, "compare").click()
+        compared = wait.until(lambda d: d.find_elements(By.ID, "compare-link"))[0]
+        comparison = str(compared.get_attribute("href"))
+        shoot(browser, "console-reports")
+
+    for page, shot in ((report, "console-run-report"), (comparison, "console-compare-report")):
+        browser.get(page)  # report.html and its plots, served through the master
+        with screenshot_on_failure(browser, shot):
+            assert browser.find_elements(By.TAG_NAME, "img"), f"{page} shows no plots"
+            wait.until(lambda d: d.execute_script(IMAGES_LOADED))
+            assert "timeline-outage" in browser.page_source
+            screenshot(browser, shot)
