@@ -149,9 +149,13 @@ def type_into(driver: WebDriver, name: str, text: str) -> None:
     field.send_keys(text)
 
 
-def shoot(driver: WebDriver, name: str) -> None:
-    """A screenshot of Locust's page with the console's charts in view (from inside the frame)."""
-    driver.execute_script("window.scrollTo(0, 0)")
+def shoot(driver: WebDriver, name: str, part: str = "") -> None:
+    """A screenshot of Locust's page with the console's charts (or its element `#part`) in
+    view, taken from inside the frame."""
+    if part:
+        driver.execute_script(f"document.getElementById('{part}').scrollIntoView()")
+    else:
+        driver.execute_script("window.scrollTo(0, 0)")
     driver.switch_to.default_content()
     screenshot(driver, name)
     driver.switch_to.frame(driver.find_element(By.ID, "chaos-console"))
@@ -285,12 +289,15 @@ def test_a_scenario_run_from_the_catalogue_ends_with_its_verdict_and_report(
         joined = browser.find_element(By.CSS_SELECTOR, "#run h3").text
         assert "joined" in joined, browser.execute_script(agent_said)
         run_phase(browser, "phase", WAIT_S, "fault")
+        assert not browser.find_element(By.CSS_SELECTOR, run).is_enabled()  # one at a time
         assert browser.find_element(By.ID, "run-left").text.endswith(" s")
         wait.until(lambda d: int(charts(d).get("faultWindows") or 0) >= 2)
         shoot(browser, "console-run-fault")
         run_phase(browser, "verdict", 180)
         verdict = browser.find_element(By.ID, "run-verdict").text
         shoot(browser, "console-run-verdict")
+        shoot(browser, "console-run-panel", "run")
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, run).is_enabled())
         assert browser.find_element(By.ID, "run").get_attribute("data-verdict") == "pass", verdict
         link = browser.find_element(By.ID, "run-report")
         report = str(link.get_attribute("href"))
@@ -310,7 +317,7 @@ def test_a_scenario_run_from_the_catalogue_ends_with_its_verdict_and_report(
         browser.find_element(By.ID, "compare").click()
         compared = wait.until(lambda d: d.find_elements(By.ID, "compare-link"))[0]
         comparison = str(compared.get_attribute("href"))
-        shoot(browser, "console-reports")
+        shoot(browser, "console-reports", "reports")
 
     for page, shot in ((report, "console-run-report"), (comparison, "console-compare-report")):
         browser.get(page)  # report.html and its plots, served through the master

@@ -103,6 +103,8 @@ class Console {
       this.runShown = JSON.stringify(run);
       showRun(state.run, this);
     }
+    // one run at a time: the Run buttons wait for the current one to end
+    document.querySelectorAll("button.run").forEach((b) => { b.disabled = this.running; });
     if (JSON.stringify(state.faults) !== this.faultsShown) {
       this.faultsShown = JSON.stringify(state.faults);
       showFaults(state.faults || [], this);
@@ -158,17 +160,25 @@ class Console {
     }
   }
 
+  get running() {
+    const run = this.state && this.state.run;
+    return Boolean(run && run.phase !== "done" && run.phase !== "error");
+  }
+
   async runScenario(name, button) {
     button.disabled = true;
-    const answer = await agentCall("POST", "runs", { scenario: name });
-    $("#run-error").textContent = answer.ok ? "" : problemText(answer);
-    button.disabled = false;
+    try {
+      const answer = await agentCall("POST", "runs", { scenario: name });
+      $("#catalogue-error").textContent = answer.ok ? "" : `${name}: ${problemText(answer)}`;
+    } finally {
+      button.disabled = this.running;
+    }
     this.tick();
   }
 
   async stopRun() {
     const answer = await agentCall("DELETE", "runs/current");
-    $("#run-error").textContent = answer.ok ? "" : problemText(answer);
+    $("#catalogue-error").textContent = answer.ok ? "" : problemText(answer);
   }
 
   async revert(id, button) {

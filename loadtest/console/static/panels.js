@@ -136,7 +136,6 @@ function showRun(run, console_) {
     run.report ? el("p", {}, el("a", { id: "run-report", href: reportHref(run.report), target: "_blank" },
       "Open its report")) : "",
     done ? "" : el("button", { id: "run-stop", onclick: () => console_.stopRun() }, "Stop the run"),
-    el("span", { class: "error", id: "run-error" }),
   );
 }
 
@@ -186,7 +185,8 @@ function showCatalogue(scenarios, console_) {
     el("ul", { class: "hypotheses" }, s.hypotheses.map((h) => el("li", {},
       `${h.metric} in ${h.phase}: ${bounds(h.min, h.max)}`))),
     s.runnable
-      ? el("button", { class: "run", onclick: (e) => console_.runScenario(s.name, e.target) }, "Run")
+      ? el("button", { class: "run", disabled: console_.running,
+        onclick: (e) => console_.runScenario(s.name, e.target) }, "Run")
       : el("p", { class: "refusal" }, s.refusal || "not runnable on this stack"),
   )));
 }
