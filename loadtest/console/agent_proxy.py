@@ -55,8 +55,9 @@ def published_beyond_loopback(publish_address: str) -> bool:
 
 @dataclass(frozen=True)
 class WriteRules:
-    """Who may write: `publish_address` is where the web UI is published (FAILWHALE_PUBLISH_ADDRESS,
-    else the address Locust's web UI binds), `remote` is FAILWHALE_CONSOLE_REMOTE."""
+    """Who may write. `publish_address`: where the web UI is published
+    (FAILWHALE_PUBLISH_ADDRESS, else the address Locust's web UI binds); `remote`:
+    FAILWHALE_CONSOLE_REMOTE."""
 
     publish_address: str
     remote: bool
@@ -81,12 +82,9 @@ class WriteRules:
         host = host_name(headers.get("host", ""))
         if not self.remote and host not in LOOPBACK | {host_name(self.publish_address)}:
             return f"Host {host or '(none)'} is not the console's own"
-        origin = headers.get("origin")
-        if (
-            origin
-            and origin != "null"
-            and urlsplit(origin).netloc.lower() != headers.get("host", "").strip().lower()
-        ):
+        origin = headers.get("origin")  # a sandboxed or file: page says "null": refused too
+        own = headers.get("host", "").strip().lower()
+        if origin is not None and urlsplit(origin).netloc.lower() != own:
             return f"a write from another origin ({origin})"
         return None
 

@@ -122,6 +122,8 @@ def test_a_console_write_reaches_the_agent(client: FlaskClient, agent: StandInAg
     fault = {"fault": "kill", "target": "timeline-1", "duration_s": 30}
     answer = post(client, "/chaos/api/agent/faults", fault, **WRITE)
     assert answer.status_code == 201 and answer.get_json() == {"id": "f1", **fault}
+    same_origin = post(client, "/chaos/api/agent/faults", fault, **WRITE, Origin=f"http://{HOST}")
+    assert same_origin.status_code == 201
     assert agent.seen[-1].headers["content-type"] == "application/json"
 
 
@@ -133,6 +135,7 @@ def test_a_console_write_reaches_the_agent(client: FlaskClient, agent: StandInAg
         ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type"),
         ({**WRITE, "Host": "evil.example:8089"}, "Host evil.example is not the console's own"),
         ({**WRITE, "Origin": "http://evil.example:8089"}, "another origin"),
+        ({**WRITE, "Origin": "null"}, "another origin"),
     ],
 )
 def test_a_cross_site_write_is_refused_before_the_agent_sees_it(
