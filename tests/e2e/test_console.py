@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -119,7 +120,10 @@ def test_the_agent_publishes_no_port_and_refuses_a_call_without_the_token(
 
 
 def until(driver: WebDriver, check: Callable[[WebDriver], T], timeout_s: float = WAIT_S) -> T:
-    result: T = WebDriverWait(driver, timeout_s, poll_frequency=0.5).until(check)
+    # the page redraws its parts: an element read as it is replaced is looked for again
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    wait = WebDriverWait(driver, timeout_s, poll_frequency=0.5, ignored_exceptions=ignored)
+    result: T = wait.until(check)
     return result
 
 
