@@ -89,10 +89,27 @@ class LocalStack:
 
     def down(self) -> None:
         self._load_state()
+        restarted = self._restarted_elsewhere()
         for name in [s.name for s in self.layout.services] + ["redis"]:
             if name in self.processes:
                 self.stop(name)
+            if name in restarted:
+                _stop_group(restarted[name], signal.SIGTERM)
         self.state_file.unlink(missing_ok=True)
+
+    def _restarted_elsewhere(self) -> dict[str, int]:
+        """Processes that another object over the same folder started again since this one
+        read the state (a chaos backend reverting a kill, the chaos console's agent): the state
+        file has their pids, while this object still holds the old ones."""
+        if not self.processes or not self.state_file.exists():
+            return {}
+        try:
+            recorded = json.loads(self.state_file.read_text())["processes"]
+        except (OSError, ValueError, KeyError):
+            return {}
+        mine = {process.pid for process in self.processes.values()}
+        found = {str(p["name"]): int(p["pid"]) for p in recorded}
+        return {name: pid for name, pid in found.items() if pid not in mine and _alive(pid)}
 
     def is_up(self) -> bool:
         self._load_state()
