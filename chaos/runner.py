@@ -151,6 +151,11 @@ class ChaosRun:
             faults=[fault.window(started) for fault in self.applied],
             oracles=locust.oracle_counts(),
         )
+        if self.scenario.resilience not in (None, self.resilience):
+            observation.notes.append(
+                f"the scenario is written for resilience {self.scenario.resilience} and ran "
+                f"with {self.resilience}: hypotheses that expect fallbacks fail by design"
+            )
         if getattr(locust, "joined", False):
             observation.notes.append(
                 "the run joined a load already running (started from the web UI or another "

@@ -150,8 +150,12 @@ class Scenario(Strict):
     hypotheses: list[Hypothesis] = Field(min_length=1)
     # The orchestrator's own redundancy (replacing dead tasks): a scenario may need it on or off.
     self_healing: Literal["on", "off"] | None = None
+    # The resilience setting the hypotheses are written for (a fallback's degraded answers exist
+    # only with it on). A run with the other setting is allowed (to see the difference) and says
+    # so in its notes; the console offers the scenario only on a stack that runs this setting.
+    resilience: Literal["on", "off"] | None = None
 
-    @field_validator("self_healing", mode="before")
+    @field_validator("self_healing", "resilience", mode="before")
     @classmethod
     def on_or_off(cls, value: Any) -> Any:
         """YAML reads a bare on/off as true/false."""

@@ -1,7 +1,7 @@
 """The scenario catalogue as the console shows it: each scenario of chaos/scenarios with its load,
 faults and hypotheses, and whether this stack can run it (`runnable`), else why not (`refusal`):
-the backend's own `check` of each fault, or a self-healing setting the scenario needs that only
-an orchestrator has."""
+the resilience setting its hypotheses are written for when the stack runs the other, the
+backend's own `check` of each fault, or a self-healing setting that only an orchestrator has."""
 
 from typing import Any
 
@@ -24,6 +24,14 @@ def scenario_named(name: str) -> Scenario:
 
 def refusal(scenario: Scenario, backend: Backend, view: StackView) -> str | None:
     """Why this stack cannot run the scenario, said plainly; None when it can."""
+    needed = scenario.resilience
+    if needed is not None and (mode := view.resilience()) is not None and mode != needed:
+        return (
+            f"written for resilience {needed}, and this stack runs with resilience {mode}: its "
+            f"hypotheses would fail by design. Restart the stack with FAILWHALE_RESILIENCE="
+            f"{needed} (make up), or see both settings side by side with "
+            f"`failwhale chaos compare {scenario.name}`"
+        )
     if scenario.self_healing is not None and not view.orchestrator():
         return (
             f"needs self-healing {scenario.self_healing}, which only an orchestrator has: "
@@ -59,6 +67,7 @@ def describe(scenario: Scenario, refused: str | None) -> dict[str, Any]:
             for h in scenario.hypotheses
         ],
         "self_healing": scenario.self_healing,
+        "resilience": scenario.resilience,
         "runnable": refused is None,
         "refusal": refused,
     }
@@ -80,7 +89,7 @@ def _broken(name: str, error: str) -> dict[str, Any]:
     refused = f"the scenario file is invalid: {error}"
     return {
         "name": name, "description": "", "load": None, "faults": [], "hypotheses": [],
-        "self_healing": None, "runnable": False, "refusal": refused,
+        "self_healing": None, "resilience": None, "runnable": False, "refusal": refused,
     }  # fmt: skip
 
 

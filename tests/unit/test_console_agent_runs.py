@@ -38,7 +38,7 @@ async def test_one_run_at_a_time_with_its_progress_and_faults_then_stopped(
 ) -> None:
     spawned = Spawned()
     app = make_app(tmp_path, FakeBackend(tmp_path), spawn=spawned,
-                   stack_http=stack_http(resilience="off", load="running"))  # fmt: skip
+                   stack_http=stack_http(resilience="on", load="running"))  # fmt: skip
     async with client(app) as http:
         started = await http.post("/v1/runs", json={"scenario": "timeline-outage"}, headers=AUTH)
         assert started.status_code == 202, started.text
@@ -66,7 +66,7 @@ async def test_one_run_at_a_time_with_its_progress_and_faults_then_stopped(
         assert done["active"] == []
         assert_problem(await http.delete("/v1/runs/current", headers=AUTH), 404)
     name, resilience, out = process.args
-    assert (name, resilience) == ("timeline-outage", "off")  # the stack's own setting
+    assert (name, resilience) == ("timeline-outage", "on")  # the stack's own setting
     assert out.parent == tmp_path / "reports" and out.name.endswith("-timeline-outage")
 
 
@@ -116,6 +116,27 @@ async def test_an_unknown_or_unrunnable_scenario_is_a_422_with_its_reason(tmp_pa
     assert {f["target"] for f in outage["faults"]} == {"timeline-1", "timeline-2"}
     assert all(h["metric"] for h in outage["hypotheses"])
     assert by_name["swarm-task-kill-healing-off"]["self_healing"] == "off"
+
+
+async def test_a_scenario_written_for_the_other_resilience_says_so_instead_of_running(
+    tmp_path: Path,
+) -> None:
+    spawned = Spawned()
+    off = stack_http(resilience="off", load="stopped")
+    async with client(
+        make_app(tmp_path, FakeBackend(tmp_path), spawn=spawned, stack_http=off)
+    ) as http:
+        refused = await http.post("/v1/runs", json={"scenario": "timeline-outage"}, headers=AUTH)
+        detail = str(assert_problem(refused, 422)["detail"])
+        assert "written for resilience on" in detail and "FAILWHALE_RESILIENCE=on" in detail
+        catalogue = (await http.get("/v1/catalogue", headers=AUTH)).json()["scenarios"]
+        by_name = {s["name"]: s for s in catalogue}
+        assert by_name["timeline-outage"]["resilience"] == "on"
+        assert not by_name["timeline-outage"]["runnable"]
+        assert by_name["baseline"]["runnable"]  # written for either setting
+        started = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
+        assert started.status_code == 202, started.text
+    assert spawned.made[0].args[:2] == ("baseline", "off")  # run with the stack's own setting
 
 
 async def test_a_run_needs_a_stack_that_says_its_resilience(tmp_path: Path) -> None:
