@@ -159,7 +159,7 @@ class ScenarioRuns:
                     f"the gateway at {self.backend.gateway_url} does not say its resilience: "
                     "is the stack up?"
                 )
-            load = self.view.load()
+            load = self.view.load(fresh=True)
             joined = load is not None and load["state"] in BUSY_LOAD
             state = RunState(secrets.token_hex(4), scenario, self._out(name), joined=joined)
             process = self.spawn(name, resilience, state.out)

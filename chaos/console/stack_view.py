@@ -43,9 +43,10 @@ class StackView:
     def self_healing(self) -> str | None:
         return self._cached("self_healing", self.backend.self_healing)
 
-    def load(self) -> dict[str, Any] | None:
-        """The Locust master's state and user count; null without a master."""
-        return self._cached("load", self._read_load)
+    def load(self, fresh: bool = False) -> dict[str, Any] | None:
+        """The Locust master's state and user count; null without a master. `fresh`: read now
+        (a run deciding whether it joins a load must not see the state of two seconds ago)."""
+        return self._cached("load", self._read_load, fresh)
 
     def locust_url(self) -> str | None:
         return self._cached("locust_url", self.backend.stack_locust_url)
@@ -64,10 +65,10 @@ class StackView:
             "users": int(stats.get("user_count", 0)),
         }
 
-    def _cached(self, key: str, read: Callable[[], T | None]) -> T | None:
+    def _cached(self, key: str, read: Callable[[], T | None], fresh: bool = False) -> T | None:
         now = time.monotonic()
         with self._lock:
-            if key in self._cache and now - self._cache[key][0] < MAX_AGE_S:
+            if not fresh and key in self._cache and now - self._cache[key][0] < MAX_AGE_S:
                 value: T | None = self._cache[key][1]
                 return value
         try:

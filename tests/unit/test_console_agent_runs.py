@@ -149,3 +149,22 @@ async def test_a_run_needs_a_stack_that_says_its_resilience(tmp_path: Path) -> N
     assert "does not say its resilience" in str(assert_problem(answer, 422)["detail"])
     assert state["resilience"] is None and state["load"] is None and state["run"] is None
     assert spawned.made == []
+
+
+async def test_a_run_started_just_after_the_load_sees_it_and_joins(tmp_path: Path) -> None:
+    master = {"state": "stopped"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/status":
+            return httpx.Response(200, json={"resilience": "on"})
+        return httpx.Response(200, json={"state": master["state"], "user_count": 5})
+
+    live = httpx.Client(transport=httpx.MockTransport(answer))
+    spawned = Spawned()
+    app = make_app(tmp_path, FakeBackend(tmp_path), spawn=spawned, stack_http=live)
+    async with client(app) as http:
+        assert (await http.get("/v1/state", headers=AUTH)).json()["load"]["state"] == "stopped"
+        master["state"] = "running"  # the user starts load from the form, then clicks Run
+        started = await http.post("/v1/runs", json={"scenario": "baseline"}, headers=AUTH)
+        assert started.status_code == 202, started.text
+        assert started.json()["joined"] is True
