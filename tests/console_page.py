@@ -103,6 +103,9 @@ def start_load_and_open_the_tab(driver: WebDriver, url: str) -> None:
     driver.get(url)
     wait.until(lambda d: d.execute_script(LOADED))
     if driver.find_elements(By.NAME, "userCount"):
+        # no tabs before the first run: the console is a link beside the form
+        link = wait.until(lambda d: d.find_element(By.ID, "chaos-console-link"))
+        assert link.is_displayed() and str(link.get_attribute("href")).endswith("/chaos")
         type_into(driver, "userCount", "6")
         type_into(driver, "spawnRate", "6")
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
