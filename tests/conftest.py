@@ -3,7 +3,6 @@ missing redis-server (integration), Chromium and its driver (the browser test) o
 (e2e) stops the session with one line that names it and how to get it. `make test` installs
 them itself as root on Debian or Ubuntu (docker/prerequisites.sh test, docker/engine.sh)."""
 
-import gc
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,13 +44,3 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             needs.add("browser")
     if missing := _missing(needs):
         raise pytest.UsageError("the selected tests need: " + "; ".join(missing))
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Each async test runs in an event loop of its own. What an earlier test's loop left for
-    the garbage collector (a Redis connection, its transport) is collected before the next loop
-    starts: finalised while that loop runs, it closes file descriptors the new loop may have
-    been given again, and the loop stops waking (seen as a task asleep for ever, then a
-    session that never ends)."""
-    if item.get_closest_marker("anyio") is not None:
-        gc.collect()

@@ -23,6 +23,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from services.common.cancellation import end_if_cancelled
 from services.common.errors import DependencyUnavailable
 from services.common.redis_store import REDIS_OUTAGES
 
@@ -65,6 +66,7 @@ class StreamConsumer:
             try:
                 await self._ensure_group()
                 while True:
+                    end_if_cancelled()
                     await self._step()
             except asyncio.CancelledError:
                 raise

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from services.common.cancellation import end_if_cancelled
 from services.common.downstream import Downstream
 from services.common.replicas import ReplicaSet
 
@@ -160,6 +161,7 @@ class ReplicaDiscovery:
         every `SOONEST_S`, however many calls fail meanwhile."""
         soonest_s = min(SOONEST_S, self.interval_s)
         while True:
+            end_if_cancelled()
             await asyncio.sleep(soonest_s)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval_s - soonest_s):

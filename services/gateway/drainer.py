@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from services.common.cancellation import end_if_cancelled
 from services.common.errors import ChirpError, DependencyUnavailable
 from services.common.redis_store import REDIS_OUTAGES
 from services.gateway.lease import Lease
@@ -57,6 +58,7 @@ class Drainer:
         """Run until cancelled; after any failure, log it, count it and run again."""
         metrics = self.outbox.metrics
         while True:
+            end_if_cancelled()
             try:
                 await self.run()
             except asyncio.CancelledError:
@@ -76,6 +78,7 @@ class Drainer:
     async def run(self) -> None:
         backoff = self.RETRY_INITIAL_S
         while True:
+            end_if_cancelled()
             try:
                 depth = await self.outbox.depth()
                 self.outbox.metrics.outbox_depth.labels(
