@@ -6,9 +6,11 @@ volume. FAILWHALE_E2E_URL=http://host:port runs the tests against a stack that i
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +68,17 @@ def locust_url(gateway_url: str, locust_port: int) -> str:
     """Locust's web UI in the stack (FAILWHALE_E2E_LOCUST_URL with FAILWHALE_E2E_URL)."""
     existing = os.environ.get("FAILWHALE_E2E_LOCUST_URL")
     return existing.rstrip("/") if existing else f"http://127.0.0.1:{locust_port}"
+
+
+def stop_load(locust_url: str, timeout_s: float = 60) -> None:
+    """Stops the stack's Locust run and waits until the master no longer says it runs one:
+    `/stop` answers before the workers have stopped, and a chaos run that comes next refuses a
+    master still running a load."""
+    httpx.post(f"{locust_url}/stop", timeout=30)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{locust_url}/stats/requests", timeout=10).json().get("state")
+        if state not in ("spawning", "running"):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the Locust master still runs a load {timeout_s:g} s after /stop")

@@ -24,7 +24,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import ROOT, browser, screenshot, screenshot_on_failure
-from tests.e2e.conftest import PROJECT
+from tests.e2e.conftest import PROJECT, stop_load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 __all__ = ["browser"]  # the fixture, imported for pytest
@@ -214,7 +214,7 @@ def stopped_load(locust_url: str) -> Iterator[None]:
     """Whatever the test leaves running in Locust is stopped after it (the chaos tests after this
     one refuse to start while a load runs)."""
     yield
-    httpx.post(f"{locust_url}/stop", timeout=30)
+    stop_load(locust_url)
 
 
 def test_the_console_breaks_the_timeline_and_runs_a_scenario_to_a_verdict(

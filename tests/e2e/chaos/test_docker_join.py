@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import PROJECT
+from tests.e2e.conftest import PROJECT, stop_load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -62,4 +62,4 @@ def test_a_terminal_run_refuses_or_joins_a_load_started_from_the_ui(
             assert details["faults"][0]["took_effect"]
             assert state(ui) == "running"  # the UI's load goes on
         finally:
-            ui.post("/stop")
+            stop_load(locust_url)
