@@ -7,15 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from chaos.backends import backend_for
 from chaos.backends.base import Backend
-from services.common.settings import SecretFiles
+from services.common.settings import SecretFileSettings
 
 REPO = Path(__file__).resolve().parents[2]
 MIN_TOKEN_LENGTH = 16
@@ -31,11 +26,7 @@ class ConsoleTokenMissing(ValueError):
     """The agent must not start: the message says why, in one line, without the token."""
 
 
-class AgentSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="FAILWHALE_", extra="ignore", hide_input_in_errors=True
-    )
-
+class AgentSettings(SecretFileSettings):
     console_token: str = Field("", repr=False)
     chaos_backend: Literal["docker", "swarm", "local"] = "docker"
     # The compose project, swarm stack or local workdir; empty: COMPOSE_PROJECT_NAME (docker,
@@ -44,17 +35,6 @@ class AgentSettings(BaseSettings):
     stack_gateway_url: str = ""
     stack_locust_url: str = ""
     reports_dir: Path = REPO / "reports"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, SecretFiles(settings_cls))
 
     def require_token(self) -> None:
         if not self.console_token:

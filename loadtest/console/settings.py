@@ -5,20 +5,11 @@ whether its write routes may answer a UI published beyond loopback."""
 from typing import Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
-from services.common.settings import SecretFiles
+from services.common.settings import SecretFileSettings
 
 
-class ConsoleSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="FAILWHALE_", extra="ignore", hide_input_in_errors=True
-    )
-
+class ConsoleSettings(SecretFileSettings):
     console_agent_url: str = ""  # empty: no chaos agent in this stack
     console_token: str = Field("", repr=False)
     console_remote: bool = False  # "on" lets the write routes answer a UI published widely
@@ -28,17 +19,6 @@ class ConsoleSettings(BaseSettings):
     @classmethod
     def on_or_off(cls, value: Any) -> Any:
         return {"on": True, "off": False, "": False}.get(str(value).strip().lower(), value)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, SecretFiles(settings_cls))
 
     @property
     def agent(self) -> bool:

@@ -62,6 +62,27 @@ class SecretFiles(PydanticBaseSettingsSource):
         return values
 
 
+class SecretFileSettings(BaseSettings):
+    """`FAILWHALE_*` settings from the environment, each secret also from the file
+    `FAILWHALE_<NAME>_FILE` names (the variable wins): the base of the settings of the processes
+    beside the services (the chaos agent, the console in the Locust master)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FAILWHALE_", extra="ignore", hide_input_in_errors=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, SecretFiles(settings_cls))
+
+
 class ServiceSettings(BaseSettings):
     """Settings common to all services. Subclasses set `env_prefix` for their own fields."""
 
