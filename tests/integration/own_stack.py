@@ -1,5 +1,6 @@
-"""A stack of a test module's own, for tests that kill, pause or reconfigure its processes, and
-the author-and-reader pair those tests read and write with."""
+"""A stack of a test module's own, for tests that kill, pause or reconfigure its processes (or
+only its redis-server, for tests that run a service's parts in process), and the
+author-and-reader pair those tests read and write with."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from stack.layout import free_layout
+from stack.layout import LocalLayout, free_layout
 from stack.local import LocalStack
 from tests.integration.chirp import Member, eventually, follow, post, sign_up, timeline_ids
 
@@ -20,6 +21,17 @@ def own_stack(folder: Path, env: dict[str, str] | None = None) -> Iterator[Local
         yield local
     finally:
         local.down()
+
+
+@contextmanager
+def own_redis(folder: Path) -> Iterator[LocalLayout]:
+    """A redis-server of the caller's own on a free port; its layout names it."""
+    local = LocalStack(folder, free_layout())
+    local.start_redis()
+    try:
+        yield local.layout
+    finally:
+        local.stop("redis")
 
 
 def author_and_reader(api: httpx.Client, first_text: str) -> tuple[Member, Member]:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,8 +23,8 @@ from services.gateway.idempotency import GatewayKeys
 from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
 from services.gateway.writes import DmWriter, pending_key
-from stack.layout import LocalLayout, free_layout
-from stack.local import LocalStack
+from stack.layout import LocalLayout
+from tests.integration.own_stack import own_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -38,12 +37,8 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLayout]:
     """A redis-server of this module's own (the gateway's parts run in process)."""
-    local = LocalStack(Path(tmp_path_factory.mktemp("outbox-redis")), free_layout())
-    local.start_redis()
-    try:
-        yield local.layout
-    finally:
-        local.stop("redis")
+    with own_redis(tmp_path_factory.mktemp("outbox-redis")) as layout:
+        yield layout
 
 
 @pytest.fixture

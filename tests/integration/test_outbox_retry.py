@@ -5,7 +5,6 @@ the post that will be delivered. Real Redis; posts refuses every connection."""
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import orjson
@@ -22,8 +21,7 @@ from services.gateway.idempotency import GatewayKeys
 from services.gateway.outbox import Outbox, PostIds
 from services.gateway.settings import GatewaySettings
 from services.gateway.writes import PostWriter
-from stack.layout import free_layout
-from stack.local import LocalStack
+from tests.integration.own_stack import own_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -36,12 +34,8 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server of this module's own (no services: the gateway's parts run in process)."""
-    local = LocalStack(Path(tmp_path_factory.mktemp("outbox-retry")), free_layout())
-    local.start_redis()
-    try:
-        yield local.layout.redis_url
-    finally:
-        local.stop("redis")
+    with own_redis(tmp_path_factory.mktemp("outbox-retry")) as layout:
+        yield layout.redis_url
 
 
 class AnswerLostOnce(Outbox):

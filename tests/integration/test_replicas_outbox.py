@@ -5,7 +5,6 @@ over and stops before its next delivery; a leader that shuts down hands over at 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from services.gateway.drainer import Drainer, hand_over
 from services.gateway.lease import Lease
 from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
-from stack.layout import LocalLayout, free_layout
-from stack.local import LocalStack
+from stack.layout import LocalLayout
+from tests.integration.own_stack import own_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 # Long enough that a busy machine's pauses never cost the leader its lease: the tests that need
@@ -32,12 +31,8 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLayout]:
     """A redis-server of this module's own (the drainers run in process)."""
-    local = LocalStack(Path(tmp_path_factory.mktemp("replicas-outbox")), free_layout())
-    local.start_redis()
-    try:
-        yield local.layout
-    finally:
-        local.stop("redis")
+    with own_redis(tmp_path_factory.mktemp("replicas-outbox")) as layout:
+        yield layout
 
 
 @contextlib.asynccontextmanager

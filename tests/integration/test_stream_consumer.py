@@ -5,7 +5,6 @@ event whose handler meets an outage is retried, never set aside."""
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,20 +12,16 @@ import redis.asyncio as aioredis
 
 from services.common.errors import DependencyUnavailable
 from services.common.stream_consumer import ConsumerConfig, StreamConsumer
-from stack.layout import LocalLayout, free_layout
-from stack.local import LocalStack
+from stack.layout import LocalLayout
+from tests.integration.own_stack import own_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLayout]:
-    local = LocalStack(Path(tmp_path_factory.mktemp("stream-redis")), free_layout())
-    local.start_redis()
-    try:
-        yield local.layout
-    finally:
-        local.stop("redis")
+    with own_redis(tmp_path_factory.mktemp("stream-redis")) as layout:
+        yield layout
 
 
 def consume(url: str, config: ConsumerConfig, handled: list[str], outages: int) -> int:
