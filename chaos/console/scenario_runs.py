@@ -25,13 +25,13 @@ from chaos.backends.base import Backend
 from chaos.console.catalogue import runnable
 from chaos.console.hand_faults import FaultBoard
 from chaos.console.stack_view import StackView
+from chaos.load_master import BUSY
 from chaos.report.folder import default_out_dir
 from chaos.scenario import Scenario
 from services.common.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("failwhale.chaos.agent")
 REPO = Path(__file__).resolve().parents[2]
-BUSY_LOAD = ("running", "spawning")
 OVER = ("done", "error")
 STOP_WAIT_S = 180.0  # a stopped run reverts its faults, which may wait for services to be ready
 
@@ -160,7 +160,7 @@ class ScenarioRuns:
                     "is the stack up?"
                 )
             load = self.view.load(fresh=True)
-            joined = load is not None and load["state"] in BUSY_LOAD
+            joined = load is not None and load["state"] in BUSY
             state = RunState(secrets.token_hex(4), scenario, self._out(name), joined=joined)
             process = self.spawn(name, resilience, state.out)
             self._current, self._process = state, process
