@@ -129,25 +129,24 @@ class MasterLoad:
             if final.get("audit_state") in AUDIT_OVER:
                 break
             time.sleep(1.0)
-        self._stop.set()
-        self._copier.join(timeout=10)
-        self._copy_once()
-        self.files.oracles.write_text(json.dumps(final, indent=1))
-        for name, path in CSVS.items():
-            (self.files.folder / name).write_bytes(self.http.get(path).content)
+        self._save(final)
         return 0 if final.get("audit_state") == "done" else -1
 
     def _leave(self) -> int:
         final = self._audit_snapshot() or {}
+        final["oracles"] = since_join(self._at_join, final.get("oracles", {}))
+        final["joined"] = True
+        self._save(final)
+        return 1
+
+    def _save(self, final: dict[str, Any]) -> None:
+        """The last records, the oracles' counts and Locust's CSVs into the run folder."""
         self._stop.set()
         self._copier.join(timeout=10)
         self._copy_once()
-        final["oracles"] = since_join(self._at_join, final.get("oracles", {}))
-        final["joined"] = True
         self.files.oracles.write_text(json.dumps(final, indent=1))
         for name, path in CSVS.items():
             (self.files.folder / name).write_bytes(self.http.get(path).content)
-        return 1
 
     def stop(self) -> None:
         """Stops the load this run started (never one it joined or refused), and lets go."""
