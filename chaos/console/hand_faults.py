@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from chaos.backends.base import AppliedFault, Backend, Fault, NotApplied
 from chaos.console.fault_kinds import KIND_TAGS, MAX_DURATION_S, MIN_DURATION_S, SPEC
 from chaos.console.problems import FieldErrors, field_errors
+from chaos.runner import VERIFY_EVERY_S
 from services.common.errors import Conflict, DependencyUnavailable, NotFound, Unprocessable
 
 TICK_S = 0.25
-VERIFY_EVERY_S = 0.5
 RETRY_REVERT_S = 5.0
 Source = Literal["hand", "scenario"]
 
