@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from chaos.backends.swarm.driver import SwarmBackend
+from chaos.journal import Journal
+
 ROOT = Path(__file__).resolve().parents[3]
 SWARM = ROOT / "docker" / "swarm.sh"
 STACK = os.environ.get("FAILWHALE_E2E_SWARM_STACK", "fwtest-swarm")
@@ -119,3 +122,18 @@ def gateway_url(swarm_stack: SwarmStack) -> str:
 @pytest.fixture(scope="session")
 def locust_url(swarm_stack: SwarmStack) -> str:
     return swarm_stack.locust_url
+
+
+@pytest.fixture(scope="module")
+def backend(
+    swarm_stack: SwarmStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SwarmBackend]:
+    """The swarm backend on the session's stack, with a journal of the module's own; swept at
+    the end."""
+    journal = Journal.for_scope("swarm", swarm_stack.name, tmp_path_factory.mktemp("journal"))
+    found = SwarmBackend(swarm_stack.name, journal)
+    try:
+        yield found
+    finally:
+        found.sweep()
+        found.close()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,19 +33,6 @@ from tests.e2e.swarm.conftest import SwarmStack
 pytestmark = [pytest.mark.e2e, pytest.mark.swarm, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[3]
 D = 30.0  # long enough for a helper and its probe on a busy machine
-
-
-@pytest.fixture(scope="module")
-def backend(
-    swarm_stack: SwarmStack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SwarmBackend]:
-    journal = Journal.for_scope("swarm", swarm_stack.name, tmp_path_factory.mktemp("journal"))
-    found = SwarmBackend(swarm_stack.name, journal)
-    try:
-        yield found
-    finally:
-        found.sweep()
-        found.close()
 
 
 def whole(backend: SwarmBackend) -> list[str]:

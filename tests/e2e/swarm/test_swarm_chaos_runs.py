@@ -4,32 +4,17 @@ timeline-2) passes on swarm unchanged, with the replacements timed in its summar
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chaos.backends.swarm.driver import SwarmBackend
-from chaos.journal import Journal
 from chaos.runner import ChaosRun
 from chaos.scenario import RollingRestart, load_scenario, resolve
 from tests.e2e.swarm.conftest import SwarmStack
 from tests.e2e.swarm.test_swarm_self_healing import ReadLoop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.swarm, pytest.mark.timeout(900)]
-
-
-@pytest.fixture(scope="module")
-def backend(
-    swarm_stack: SwarmStack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SwarmBackend]:
-    journal = Journal.for_scope("swarm", swarm_stack.name, tmp_path_factory.mktemp("journal"))
-    found = SwarmBackend(swarm_stack.name, journal)
-    try:
-        yield found
-    finally:
-        found.sweep()
-        found.close()
 
 
 def test_a_rolling_restart_of_timeline_under_reads_loses_no_request(
