@@ -27,6 +27,13 @@ KEYS = (
     "on_off_error_ratio",
     "on_off_p99_ratio",
     "stack_memory_mib",
+    "fanout_p99_100k_over_1k",
+    "fanout_write_cost_100k_over_1k",
+    "overload_goodput_2x",
+    "overload_accepted_p99_ratio",
+    "overload_shed_p99_ms",
+    "overload_recovery_s",
+    "loadgen_ratio",
 )
 TARGETS = {
     "read_path_ratio": ">= 0.5",
@@ -36,6 +43,13 @@ TARGETS = {
     "on_off_error_ratio": ">= 20",
     "on_off_p99_ratio": ">= 5",
     "stack_memory_mib": "< 1536",
+    "fanout_p99_100k_over_1k": "<= 2",
+    "fanout_write_cost_100k_over_1k": "<= 2",
+    "overload_goodput_2x": ">= 0.8",
+    "overload_accepted_p99_ratio": "<= 3",
+    "overload_shed_p99_ms": "<= 100",
+    "overload_recovery_s": "<= 10",
+    "loadgen_ratio": ">= 0.5",
 }
 WHAT = {
     "read_path_ratio": "home-timeline reads/s through the gateway over a one-hop baseline",
@@ -46,6 +60,16 @@ WHAT = {
     "on_off_error_ratio": "error rate during the fault, resilience off over on (timeline-outage)",
     "on_off_p99_ratio": "p99 during the fault, resilience off over on (dms-slow)",
     "stack_memory_mib": "peak memory of the compose stack under load (MiB, docker stats sum)",
+    "fanout_p99_100k_over_1k": "p99 from a post's acknowledgement to its visibility in "
+    "followers' timelines, author with 100k followers over 1k",
+    "fanout_write_cost_100k_over_1k": "Redis commands and CPU per post, author with 100k "
+    "followers over 1k",
+    "overload_goodput_2x": "goodput at 2x the measured capacity over peak goodput",
+    "overload_accepted_p99_ratio": "p99 of accepted requests at 2x capacity over p99 at half",
+    "overload_shed_p99_ms": "p99 of the answers to shed requests at 2x capacity (ms)",
+    "overload_recovery_s": "s from the load dropping back to full goodput",
+    "loadgen_ratio": "requests/s of one Locust worker core with Failwhale's personas and "
+    "oracles over plain FastHttpUser",
 }
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,

@@ -1,7 +1,7 @@
 """`make bench` / `python -m bench`: runs the benchmarks, writes bench/results.json (each figure
 beside its target and the raw figures behind it) and the table in docs/performance.md.
 
-    .venv/bin/python -m bench [--only read_path,outage,resilience,footprint] [--quick] [--json]
+    .venv/bin/python -m bench [--only read_path,outage,...] [--quick] [--json]
 
 --quick shortens every benchmark (fewer, shorter rounds; scenarios at half their times) for a
 first look; the figures of record come from a full run. --only runs some and keeps the other
@@ -9,6 +9,7 @@ entries of results.json as they were.
 """
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -30,7 +31,16 @@ from bench.wrk import wrk_available
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results.json"
 DOC = REPO / "docs" / "performance.md"
-BENCHMARKS = ("read_path", "outage", "resilience", "footprint")
+BENCHMARKS = (
+    "read_path",
+    "outage",
+    "resilience",
+    "footprint",
+    "fanout",
+    "overload",
+    "loadgen",
+    "growth",
+)
 Say = Callable[[str], None]
 
 
@@ -117,12 +127,21 @@ def bench_footprint(quick: bool, say: Say) -> dict[str, Any]:
     return {"stack_memory_mib": res.figure("stack_memory_mib", f["peak_mib"], **f)}
 
 
-RUNNERS: dict[str, Callable[[bool, Say], dict[str, Any]]] = {
+Runner = Callable[[bool, Say], dict[str, Any]]
+RUNNERS: dict[str, Runner] = {
     "read_path": bench_read_path,
     "outage": bench_outage,
     "resilience": bench_resilience,
     "footprint": bench_footprint,
 }
+# Any other benchmark is a module of its own: `bench.<name>.run(quick, say)` returns its entries.
+
+
+def runner(name: str) -> Runner:
+    if name in RUNNERS:
+        return RUNNERS[name]
+    found: Runner = importlib.import_module(f"bench.{name}").run
+    return found
 
 
 def run_meta(quick: bool, only: list[str]) -> dict[str, Any]:
@@ -157,7 +176,7 @@ def run(only: list[str], quick: bool, console: Console) -> tuple[dict[str, Any],
 
             progress.start_task(task)
             try:
-                new.update(RUNNERS[name](quick, say))
+                new.update(runner(name)(quick, say))
                 progress.update(task, description="[green]done", completed=1)
             except Exception as exc:  # one benchmark failing must not lose the others
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")

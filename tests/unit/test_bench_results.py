@@ -63,7 +63,7 @@ def test_an_entry_holds_value_target_met_and_the_raw_figures() -> None:
 
 def test_every_contract_key_has_a_target_and_a_description() -> None:
     assert set(res.KEYS) == set(res.TARGETS) == set(res.WHAT)
-    assert len(res.KEYS) == 7
+    assert len(res.KEYS) == 14
 
 
 def test_error_ratio_is_off_over_on_when_on_had_errors() -> None:
