@@ -35,6 +35,8 @@ KEYS = (
     "overload_recovery_s",
     "loadgen_ratio",
 )
+# Sections of raw figures with no target of their own (kept, merged and ordered like the keys).
+SECTIONS = ("growth",)
 TARGETS = {
     "read_path_ratio": ">= 0.5",
     "breaker_detect_s": "<= 1",
@@ -121,9 +123,9 @@ def error_ratio(
 
 def merge(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """New entries over the previous file's (a run with --only keeps the other benchmarks')."""
-    merged = {k: previous[k] for k in KEYS if k in previous}
-    merged.update({k: v for k, v in new.items() if k in KEYS})
-    merged = {k: merged[k] for k in KEYS if k in merged}
+    merged = {k: previous[k] for k in KEYS + SECTIONS if k in previous}
+    merged.update({k: v for k, v in new.items() if k in KEYS + SECTIONS})
+    merged = {k: merged[k] for k in KEYS + SECTIONS if k in merged}
     merged["run"] = new.get("run", previous.get("run", {}))
     return merged
 
