@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from services.common import deadline as budget
 from services.common.aiohttp_transport import InternalClient
 from services.common.auth import ServiceCredential
 from services.common.breaker import OPEN, Admission, AsyncBreaker, BreakerOpen
@@ -85,6 +86,7 @@ class Downstream:
         if headers:
             sent.update(headers)
         call = _Call(method, self.base_url + path, json, params, sent)
+        budget.refuse_if_spent(self.name)
         if not self.resilient:
             return await self._attempt(call, httpx.Timeout(UNGUARDED_TIMEOUT_S), guarded=False)
         repeatable = is_idempotent(method, headers) if idempotent is None else idempotent
@@ -95,6 +97,7 @@ class Downstream:
         loop = asyncio.get_running_loop()
         read_timeout_s = policy.slow_timeout_s if slow_ok else policy.read_timeout_s
         deadline = loop.time() + (policy.slow_timeout_s + 0.5 if slow_ok else policy.deadline_s)
+        deadline = budget.capped(deadline)  # never past the caller's own deadline
         attempts = policy.retry.attempts if repeatable else 1
         for attempt in range(1, attempts + 1):
             remaining = deadline - loop.time()
@@ -146,11 +149,12 @@ class Downstream:
         self, call: "_Call", limits: httpx.Timeout, admission: Admission | None, guarded: bool
     ) -> httpx.Response:
         try:
+            headers = budget.stamped(call.headers, self.name)  # what is left of the budget
             response = await self.client.request(
                 call.method, call.url, json=call.json, params=call.params,
-                headers=call.headers, timeout=limits,
+                headers=headers, timeout=limits,
             )  # fmt: skip
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, DependencyUnavailable):  # cancelled, or no time left
             if admission is not None:
                 self.breaker.abandoned(admission)
             raise

@@ -9,7 +9,9 @@
     ├── PayloadTooLarge       413
     ├── Unprocessable         422
     ├── TooManyRequests       429
-    └── DependencyUnavailable 503 (with Retry-After)
+    ├── DependencyUnavailable 503 (with Retry-After)
+    ├── Overloaded            503 (with Retry-After: the gateway shed the request)
+    └── DeadlineExceeded      504 (the caller's budget was spent before any work)
 
 Redis, httpx and token errors are translated into this tree where they happen (stores, clients,
 auth); routes raise these and never build HTTP errors themselves.
@@ -94,6 +96,17 @@ class DependencyUnavailable(ChirpError):
         self.dependency = dependency
         # timeout, unreachable, error (5xx), breaker-open, bulkhead-full
         self.reason = reason
+
+
+class Overloaded(ChirpError):
+    status, title, slug = 503, "Overloaded", "overloaded"
+
+    def __init__(self, detail: str = "", retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
+class DeadlineExceeded(ChirpError):
+    status, title, slug = 504, "Deadline exceeded", "deadline-exceeded"
 
 
 _BY_STATUS: dict[int, type[ChirpError]] = {

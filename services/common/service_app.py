@@ -10,6 +10,7 @@ from fastapi.telemetry import TelemetryConfig
 from services.common import health
 from services.common.auth import TokenKeys
 from services.common.body_limit import BodySizeLimit
+from services.common.deadline import Deadlines
 from services.common.errors import install_error_handlers
 from services.common.fault_hook import install_fault_hook
 from services.common.internal_listener import internal_listener
@@ -69,6 +70,8 @@ def build_service_app(
     app.state.metrics = ServiceMetrics(settings.service_name)
     install_error_handlers(app)
     install_redis_error_handler(app)
+    # Innermost, inside the request metrics: a request refused for a spent budget is counted.
+    app.add_middleware(Deadlines)
     install_metrics(app, app.state.metrics)
     app.include_router(health.router)
     for router in routers:

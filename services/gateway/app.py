@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from services.common.service_app import build_service_app
 from services.common.settings import settings_from_environment
 from services.gateway import routes, status
+from services.gateway.admission import Admission, AdmissionControl, AdmissionPolicy
 from services.gateway.backends import open_backends
 from services.gateway.drainer import not_running
 from services.gateway.settings import GatewaySettings
@@ -36,11 +37,26 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.readiness_checks = [lambda: not_running(gateway.drainers)]
             yield
 
-    return build_service_app(
+    app = build_service_app(
         settings,
         title="Chirp",
         description=DESCRIPTION,
         routers=[routes.router, status.router],
         lifespan=lifespan,
         docs=True,
+    )
+    app.state.admission = None
+    if settings.resilience == "on":
+        # Outermost: a request the gateway cannot serve soon is shed before anything else.
+        app.state.admission = Admission(admission_policy(settings), app.state.metrics)
+        app.add_middleware(AdmissionControl, admission=app.state.admission)
+    return app
+
+
+def admission_policy(settings: GatewaySettings) -> AdmissionPolicy:
+    return AdmissionPolicy(
+        limit=settings.admission_limit,
+        max_waiting=settings.admission_queue,
+        queue_timeout_s=settings.admission_queue_timeout_s,
+        budget_s=settings.request_budget_s,
     )

@@ -25,6 +25,12 @@ class GatewaySettings(ServiceSettings):
     # the follow lists kept for fan-out on read: each store at most this many bytes.
     last_good_bytes: int = Field(32 * 2**20, ge=0)
     follow_lists_bytes: int = Field(8 * 2**20, ge=0)
+    # Admission control (resilience on only, services.gateway.admission): requests worked on at
+    # once, how many may wait for a place and for how long, and each request's budget.
+    admission_limit: int = Field(32, ge=1)
+    admission_queue: int = Field(64, ge=0)
+    admission_queue_timeout_s: float = Field(0.05, ge=0)
+    request_budget_s: float = Field(3.0, gt=0)
 
     @field_validator("timeline_discovery")
     @classmethod

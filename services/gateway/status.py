@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from services.common.instance import instance_name
 from services.common.redis_store import REDIS_OUTAGES
+from services.gateway.admission import Admission
 from services.gateway.deps import GatewayDep
 from services.gateway.discovery import ReplicaDiscovery
 from services.gateway.outbox import Outbox
@@ -39,6 +40,17 @@ class DiscoveryStatus(BaseModel):
     last_error: str | None
 
 
+class AdmissionStatus(BaseModel):
+    """The gateway's admission control: requests worked on and waiting now, the limits, and
+    the requests shed since start, by reason (queue-full, queue-timeout)."""
+
+    limit: int
+    in_flight: int
+    max_waiting: int
+    waiting: int
+    shed: dict[str, int]
+
+
 class Status(BaseModel):
     service: str
     # Which replica answered (`service@host:pid`): replicas share the service's name, and each
@@ -52,6 +64,8 @@ class Status(BaseModel):
     outbox_drainers: dict[str, DrainerStatus]
     # Set when the timeline replicas are discovered by name (FAILWHALE_TIMELINE_DISCOVERY).
     timeline_discovery: DiscoveryStatus | None = None
+    # Set with the resilience layer on (no admission control without it).
+    admission: AdmissionStatus | None = None
 
 
 @router.get("/status")
@@ -100,6 +114,19 @@ async def status(request: Request, gateway: GatewayDep) -> Status:
             for d in gateway.drainers
         },
         timeline_discovery=_discovery(backends.discovery),
+        admission=_admission(request.app.state.admission),
+    )
+
+
+def _admission(admission: Admission | None) -> AdmissionStatus | None:
+    if admission is None:
+        return None
+    return AdmissionStatus(
+        limit=admission.policy.limit,
+        in_flight=admission.in_flight,
+        max_waiting=admission.policy.max_waiting,
+        waiting=admission.waiting,
+        shed=dict(admission.shed),
     )
 
 

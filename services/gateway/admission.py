@@ -1,0 +1,108 @@
+"""Admission control at the gateway's door: with the resilience layer on, at most `limit`
+requests are worked on at once; past that, up to `max_waiting` wait (first come, first served)
+at most `queue_timeout_s` for a place, and any other request is shed at once with
+`503 /overloaded` and `Retry-After`, before routing and without any downstream call. An
+overloaded gateway thus answers what it cannot serve soon in milliseconds, instead of queueing
+every request behind all the others until each one pays the whole queue.
+
+Each admitted request's budget (services.common.deadline) starts when it arrives, so the time
+it waited for a place counts against it. Health, readiness, metrics and status are never shed:
+an orchestrator or an operator must still see an overloaded gateway as alive.
+"""
+
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.common import deadline
+from services.common.bulkhead import Bulkhead, BulkheadFull
+from services.common.errors import Overloaded, problem_response
+from services.common.metrics import ServiceMetrics
+
+NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics", "/v1/status"})
+
+
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    limit: int = 32
+    max_waiting: int = 64
+    queue_timeout_s: float = 0.05
+    retry_after_s: int = 1
+    # Each admitted request's budget from its arrival (None: no deadline).
+    budget_s: float | None = 3.0
+
+
+class Admission:
+    """The gate's state: requests in flight, waiting, and shed (by reason: `queue-full` when
+    the waiting room was full, `queue-timeout` when no place came in time)."""
+
+    def __init__(self, policy: AdmissionPolicy, metrics: ServiceMetrics) -> None:
+        self.policy = policy
+        self.places = Bulkhead("gateway", policy.limit, policy.max_waiting, policy.queue_timeout_s)
+        self.shed: dict[str, int] = {"queue-full": 0, "queue-timeout": 0}
+        self._counter = Counter(
+            "failwhale_shed_requests",
+            "Requests the gateway's admission control refused with 503 (overloaded)",
+            ["service", "reason"],
+            registry=metrics.registry,
+        )
+        self._series = {
+            reason: self._counter.labels(metrics.service, reason) for reason in self.shed
+        }
+
+    @property
+    def in_flight(self) -> int:
+        return self.places.in_flight
+
+    @property
+    def waiting(self) -> int:
+        return self.places.waiting
+
+    async def enter(self) -> str | None:
+        """Takes a place, waiting for one if the policy allows; returns None once admitted, or
+        the reason the request is shed (it then holds no place)."""
+        try:
+            await self.places.enter()
+        except BulkheadFull as exc:
+            reason = "queue-timeout" if isinstance(exc.__cause__, TimeoutError) else "queue-full"
+            self.shed[reason] += 1
+            self._series[reason].inc()
+            return reason
+        return None
+
+    def leave(self) -> None:
+        self.places.leave()
+
+
+class AdmissionControl:
+    """ASGI middleware in front of the whole gateway app (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+        self.app = app
+        self.admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in NEVER_SHED:
+            await self.app(scope, receive, send)
+            return
+        budget_s = self.admission.policy.budget_s
+        token = deadline.start(budget_s) if budget_s is not None else None
+        try:
+            shed = await self.admission.enter()
+            if shed is not None:
+                await _refuse(scope, receive, send, self.admission.policy.retry_after_s, shed)
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.admission.leave()
+        finally:
+            if token is not None:
+                deadline.end(token)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, retry_s: int, reason: str) -> None:
+    error = Overloaded(f"the gateway is at capacity ({reason}); retry after {retry_s} s", retry_s)
+    response = problem_response(error.status, error.title, error.detail, error.slug, error.headers)
+    await response(scope, receive, send)
