@@ -7,6 +7,7 @@ and Redis secrets: the user's stack (`LocalLayout.of_checkout`) takes those of t
 random ones of its own. No layout ever runs with a published value.
 """
 
+import os
 import random
 import socket
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 from stack import env_secrets
 
 INTERNAL_OFFSET = 20  # a service's internal listener: its public port plus this
+HEAVY_FOLLOWERS_ENV = "FAILWHALE_HEAVY_FOLLOWERS"
+STACK_HEAVY_FOLLOWERS = "10"  # the same default as docker-compose.yml's
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ class LocalLayout:
             # A testbed: the chaos fault hook is there to be used (off in the services' defaults),
             # on the service's own internal port.
             "FAILWHALE_FAULT_HOOK": "on",
+            # Heavy accounts (merged into timelines on read) from this many followers: low in the
+            # testbed, so the load's celebrities are heavy (docs/architecture.md).
+            "FAILWHALE_HEAVY_FOLLOWERS": os.environ.get(HEAVY_FOLLOWERS_ENV, STACK_HEAVY_FOLLOWERS),
             "FAILWHALE_INTERNAL_HOST": self.host,
             "FAILWHALE_INTERNAL_PORT": str(self.spec(service).internal_port),
         }

@@ -20,14 +20,24 @@ def post_page(records: list[str], limit: int) -> PostPage:
     return PostPage(items=posts, next=posts[-1].id if has_more and posts else None)
 
 
-def post_page_response(records: list[str], limit: int) -> Response:
+def post_page_response(
+    records: list[str], limit: int, degraded: list[str] | None = None
+) -> Response:
     """The same page as `post_page`, written straight from the stored records with orjson: a
     page read is the hot path, and building then serialising the pydantic models cost more than
-    the Redis reads (docs/performance.md). The JSON is the one pydantic writes for `PostPage`."""
+    the Redis reads (docs/performance.md). The JSON is the one pydantic writes for `PostPage`.
+    A page partly served by a fallback carries its `degraded` reasons in body and header."""
     posts = [_public(r) for r in records[:limit]]
     has_more = len(records) > limit
-    page = {"items": posts, "next": posts[-1]["id"] if has_more and posts else None}
-    return Response(orjson.dumps(page, option=orjson.OPT_UTC_Z), media_type="application/json")
+    page: dict[str, Any] = {"items": posts, "next": posts[-1]["id"] if has_more and posts else None}
+    if not degraded:
+        return Response(orjson.dumps(page, option=orjson.OPT_UTC_Z), media_type="application/json")
+    page["degraded"] = degraded
+    return Response(
+        orjson.dumps(page, option=orjson.OPT_UTC_Z),
+        media_type="application/json",
+        headers={"X-Degraded": ",".join(degraded)},
+    )
 
 
 def _public(record: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Reads through the gateway, with their fallbacks (docs/resilience.md):
 
 - home timeline: the replicas in turn; all down, fan-out on read (the newest posts of the people
-  you follow, asked of posts); that failing too, the last page served (stale);
+  you follow, asked of posts); that failing too, the last page served (stale). A replica's page
+  flagged degraded (heavy accounts' posts served without users, docs/resilience.md) is relayed
+  with its flags, counted, and never remembered as a last good page;
 - a post: the last good answer, if the gateway has one;
 - a user's posts, the home timeline: the last first page served, cut to the page asked for;
 - a conversation: the part of its remembered tail the read asks for (`dm_tails`);
@@ -24,7 +26,7 @@ from services.common.auth import User
 from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
 from services.common.replicas import ReplicaSet
-from services.gateway.degraded import Degradations, degraded_response
+from services.gateway.degraded import HEADER, Degradations, degraded_response
 from services.gateway.dm_tails import Run, Tail, merged, run_of_answer
 from services.gateway.follows import FollowLists
 from services.gateway.memory_cache import LastGood
@@ -172,9 +174,21 @@ class TimelineReader:
             if not self.reads.resilient:
                 raise
             return await self._without_replicas(user, key, limit, before)
-        self.reads.remember_first_page(key, before, answer.content)
+        flagged = answer.headers.get(HEADER)
+        if flagged:
+            self._count_replica_fallbacks(flagged)
+        else:
+            self.reads.remember_first_page(key, before, answer.content)
         self.follows.warm(user.id)  # for fan-out on read, should the replicas die
         return relay(answer)
+
+    def _count_replica_fallbacks(self, flagged: str) -> None:
+        """A replica's page partly served by its own fallback (heavy accounts' posts without
+        users' current list): relayed as it is, counted as the gateway's own fallbacks are."""
+        for reason in flagged.split(","):
+            dependency, _, fallback = reason.strip().partition("=")
+            if dependency and fallback:
+                self.degradations.served(dependency, fallback)
 
     async def _without_replicas(
         self, user: User, key: tuple[Any, ...], limit: int, before: int | None

@@ -18,6 +18,8 @@ from services.common.settings import settings_from_environment
 from services.common.stream_consumer import ConsumerConfig, StreamConsumer
 from services.common.wire import POST_EVENTS_STREAM
 from services.timeline.fanout import FanOut
+from services.timeline.heavy_follows import HeavyFollows
+from services.timeline.home import HomePages
 from services.timeline.routes import router
 from services.timeline.settings import TimelineSettings
 from services.timeline.store import HomeTimelines
@@ -27,6 +29,14 @@ CONSUMER_GROUP = "timeline"
 FOLLOWERS_POLICY = EdgePolicy(
     read_timeout_s=2.0,
     deadline_s=3.0,
+    retry=RetryPolicy(attempts=2),
+    breaker=BreakerConfig(fail_max=5, reset_timeout_s=5.0),
+)
+# A reader's heavy follows are asked on a reader's path: short, one retry at most, and a page
+# without them (flagged) rather than a slow page when users is away.
+HEAVY_FOLLOWS_POLICY = EdgePolicy(
+    read_timeout_s=0.5,
+    deadline_s=0.8,
     retry=RetryPolicy(attempts=2),
     breaker=BreakerConfig(fail_max=5, reset_timeout_s=5.0),
 )
@@ -49,7 +59,22 @@ def create_app(settings: TimelineSettings | None = None) -> FastAPI:
                 resilient=settings.resilience == "on",
             )
             timelines = HomeTimelines(app.state.redis, settings.home_max_len)
-            app.state.timelines = timelines
+            heavy = HeavyFollows(
+                Downstream(
+                    "users-heavy-follows",
+                    settings.users_url,
+                    http,
+                    credential,
+                    app.state.metrics,
+                    HEAVY_FOLLOWS_POLICY,
+                    resilient=settings.resilience == "on",
+                ),
+                app.state.metrics,
+                settings.heavy_follows_fresh_s,
+                settings.heavy_follows_max_ids,
+                resilient=settings.resilience == "on",
+            )
+            app.state.timelines = HomePages(timelines, heavy)
             config = ConsumerConfig(
                 stream=POST_EVENTS_STREAM,
                 group=CONSUMER_GROUP,
@@ -66,6 +91,7 @@ def create_app(settings: TimelineSettings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                await heavy.close()
 
     return build_service_app(
         settings,

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from services.common.auth import CurrentUser, InternalCaller
-from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery, post_page_response
+from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery
 from services.common.stream_consumer import StreamConsumer
 from services.common.wire import PostPage
-from services.timeline.store import HomeTimelines
+from services.timeline.home import HomePages, home_page_response
 
 router = APIRouter(prefix="/internal", tags=["timeline"])
 
@@ -20,12 +20,12 @@ class FanOutStatus(BaseModel):
     lag: int
 
 
-async def get_timelines(request: Request) -> HomeTimelines:
-    timelines: HomeTimelines = request.app.state.timelines
+async def get_timelines(request: Request) -> HomePages:
+    timelines: HomePages = request.app.state.timelines
     return timelines
 
 
-Timelines = Annotated[HomeTimelines, Depends(get_timelines)]
+Timelines = Annotated[HomePages, Depends(get_timelines)]
 
 
 @router.get("/timeline", response_model=PostPage)
@@ -36,7 +36,7 @@ async def home_timeline(
     limit: LimitQuery = PAGE_DEFAULT,
     before: BeforeQuery = None,
 ) -> Response:
-    return post_page_response(await timelines.page(user.id, limit + 1, before), limit)
+    return home_page_response(await timelines.page(user.id, limit + 1, before), limit)
 
 
 @router.get("/fanout")

@@ -17,7 +17,7 @@ from services.common.errors import NotFound, TooManyRequests, Unauthorized, Unpr
 from services.common.redis_store import RedisDep
 from services.common.wire import Account, Credentials, LogIn, NewAccount, Session
 from services.users.devices import Devices
-from services.users.models import UserIds
+from services.users.models import FanOutTargets, UserIds
 from services.users.passwords import Passwords
 from services.users.settings import UsersSettings
 from services.users.store import UserStore, log_in_bucket
@@ -25,8 +25,9 @@ from services.users.store import UserStore, log_in_bucket
 router = APIRouter(prefix="/internal", tags=["users"])
 
 
-async def get_store(redis: RedisDep) -> UserStore:
-    return UserStore(redis)
+async def get_store(redis: RedisDep, request: Request) -> UserStore:
+    settings: UsersSettings = request.app.state.settings
+    return UserStore(redis, settings.heavy_followers)
 
 
 async def get_passwords(request: Request) -> Passwords:
@@ -135,3 +136,16 @@ async def followers(user_id: int, store: Store, _: InternalCaller) -> UserIds:
 @router.get("/users/{user_id}/following")
 async def following(user_id: int, store: Store, _: InternalCaller) -> UserIds:
     return UserIds(items=await store.following(user_id))
+
+
+@router.get("/users/{user_id}/fanout-targets")
+async def fanout_targets(user_id: int, store: Store, _: InternalCaller) -> FanOutTargets:
+    """For timeline's fan-out: "heavy" for a heavy author, without listing its followers."""
+    heavy, followers = await store.fanout_targets(user_id)
+    return FanOutTargets(heavy=heavy, items=followers)
+
+
+@router.get("/users/{user_id}/heavy-following")
+async def heavy_following(user_id: int, store: Store, _: InternalCaller) -> UserIds:
+    """The heavy accounts the user follows, for timeline's merge on read."""
+    return UserIds(items=await store.heavy_following(user_id))

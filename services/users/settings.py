@@ -16,3 +16,6 @@ class UsersSettings(ServiceSettings):
     login_failures_before_lockout: int = 10
     login_lockout_s: float = 60.0
     device_ttl_s: int = 90 * 24 * 3600
+    # An account with at least this many followers is heavy (sticky): its posts are merged into
+    # its followers' home timelines on read instead of written into each (docs/architecture.md).
+    heavy_followers: int = shared("heavy_followers", 10_000)

@@ -1,4 +1,11 @@
-"""Accounts and the follow graph in Redis (prefix `users:`)."""
+"""Accounts and the follow graph in Redis (prefix `users:`).
+
+Heavy accounts: an account with at least `heavy_followers` followers joins the set
+`users:heavy` and never leaves it (sticky, so its posts never move between the two fan-out
+paths). Timeline asks for an author's fan-out targets and hears "heavy" instead of a follower
+list for those (posting costs the same whatever the following), and asks for each reader's heavy
+follows to merge their posts on read (docs/architecture.md).
+"""
 
 from typing import Any
 
@@ -23,11 +30,29 @@ redis.call('HSET', 'users:' .. id, 'id', id, 'handle', ARGV[1], 'pw', ARGV[2],
 return id
 """
 
+HEAVY_KEY = "users:heavy"
+
 FOLLOW = """
--- KEYS: follower's following, followee's followers ; ARGV: follower id, followee id
+-- KEYS: follower's following, followee's followers, the heavy set
+-- ARGV: follower id, followee id, heavy threshold
 redis.call('SADD', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then redis.call('SADD', KEYS[3], ARGV[2]) end
 return 1
+"""
+
+FANOUT_TARGETS = """
+-- KEYS: the heavy set, the author's followers ; ARGV: author id, heavy threshold
+-- {1} for a heavy account (its followers are never listed), else {0, follower ids...}.
+-- A follower set grown past the threshold by other means (a bulk seed) turns heavy here.
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1} end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  return {1}
+end
+local targets = redis.call('SMEMBERS', KEYS[2])
+table.insert(targets, 1, 0)
+return targets
 """
 
 UNFOLLOW = """
@@ -54,10 +79,12 @@ return 0
 
 
 class UserStore:
-    def __init__(self, redis: "aioredis.Redis") -> None:
+    def __init__(self, redis: "aioredis.Redis", heavy_followers: int = 10_000) -> None:
         self.redis = redis
+        self.heavy_followers = heavy_followers
         self._register = redis.register_script(REGISTER)
         self._follow = redis.register_script(FOLLOW)
+        self._fanout_targets = redis.register_script(FANOUT_TARGETS)
         self._unfollow = redis.register_script(UNFOLLOW)
         self._attempt = redis.register_script(LOG_IN_ATTEMPT)
 
@@ -87,8 +114,8 @@ class UserStore:
     async def follow(self, follower: int, followee: int) -> None:
         await self._require(followee)
         await self._follow(
-            keys=[f"users:{follower}:following", f"users:{followee}:followers"],
-            args=[follower, followee],
+            keys=[f"users:{follower}:following", f"users:{followee}:followers", HEAVY_KEY],
+            args=[follower, followee, self.heavy_followers],
         )
 
     async def unfollow(self, follower: int, followee: int) -> None:
@@ -103,6 +130,21 @@ class UserStore:
 
     async def following(self, user_id: int) -> list[int]:
         return sorted(int(i) for i in await self.redis.smembers(f"users:{user_id}:following"))
+
+    async def fanout_targets(self, author: int) -> tuple[bool, list[int]]:
+        """Whether the author is heavy, and if not, whom to fan their posts out to."""
+        answer = await self._fanout_targets(
+            keys=[HEAVY_KEY, f"users:{author}:followers"], args=[author, self.heavy_followers]
+        )
+        if int(answer[0]) == 1:
+            return True, []
+        return False, sorted(int(i) for i in answer[1:])
+
+    async def heavy_following(self, user_id: int) -> list[int]:
+        """The heavy accounts the user follows (their posts are merged into the user's home
+        timeline on read)."""
+        heavy = await self.redis.sinter([f"users:{user_id}:following", HEAVY_KEY])
+        return sorted(int(i) for i in heavy)
 
     async def begin_log_in(self, bucket: str, allowed: int, window_s: float) -> float:
         """Count an attempt in its bucket before the password is checked: 0 to go on, else the
