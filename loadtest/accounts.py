@@ -1,7 +1,12 @@
 """The accounts the virtual users play: those of a seed file written by `failwhale seed` (logged
 in at start, since tokens expire), or accounts registered on start. Each user takes the next
 account of the pool; its DM buddy is its neighbour (positions 2k and 2k+1), so that both sides
-of a conversation are usually played and DMs go both ways."""
+of a conversation are usually played and DMs go both ways.
+
+Celebrities: the first `CELEBRITIES` accounts of a registered pool are followed by every account
+that registers after them, so that with the testbed's threshold (10 followers) they are heavy
+accounts, merged into home timelines on read (docs/architecture.md). A seed file's graph has its
+own celebrities (a few accounts with many followers)."""
 
 import json
 import random
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PASSWORD = "load-test-password"
+CELEBRITIES = 2
 
 
 @dataclass
@@ -62,6 +68,14 @@ class AccountPool:
         """Up to `count` ready accounts other than `index`, at random."""
         ready = [a for i, a in enumerate(self.accounts) if a.ready and i != index]
         return rng.sample(ready, min(count, len(ready)))
+
+    def celebrities(self, index: int) -> list[Account]:
+        """The celebrities a newly registered account follows: the ready ones other than itself
+        (none in a seeded pool, whose graph was made by the seed)."""
+        if self.seeded:
+            return []
+        chosen = self.accounts[:CELEBRITIES]
+        return [a for i, a in enumerate(chosen) if a.ready and i != index]
 
     def tokens(self) -> dict[str, str]:
         return {a.handle: a.token for a in self.accounts if a.token}

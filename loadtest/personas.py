@@ -93,7 +93,8 @@ class ChirpUser(FastHttpUser):
 
     def sign_in(self) -> None:
         """Both devices log in (a new account registers first); a new account follows its
-        buddy and a few others, so that its home timeline has something to show."""
+        buddy, a few others and the pool's celebrities, so that its home timeline has something
+        to show, fanned out on write and merged on read."""
         account = self.phone.account
         if not self.phone.token:
             ok = self.phone.log_in() if self.load.pool.seeded else self.phone.register()
@@ -106,7 +107,9 @@ class ChirpUser(FastHttpUser):
         if not self.load.pool.seeded:
             buddy = self.load.pool.buddy(self.slot)
             others = self.load.pool.others(self.slot, self.rng, FOLLOWS_ON_SIGN_UP)
-            for other in [buddy, *others] if buddy else others:
+            celebrities = self.load.pool.celebrities(self.slot)
+            chosen = [*([buddy] if buddy else []), *others, *celebrities]
+            for other in {a.handle: a for a in chosen}.values():
                 self.phone.follow(other.handle)
 
     def _task_error(self, error: BaseException) -> None:
