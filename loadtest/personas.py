@@ -79,7 +79,9 @@ class ChirpUser(FastHttpUser):
         self.sign_in()
         if self.load.settings.rate > 0:
             rate = rate_per_user(self.load.settings.rate, self.load.settings.open_loop_users)
-            self.open_loop = OpenLoop(rate, self.load.dropped_arrival, self._task_error)
+            self.open_loop = OpenLoop(
+                rate, self.load.dropped_arrival, self._task_error, ledger=self.load.generator
+            )
 
     def on_stop(self) -> None:
         if self.open_loop is not None:

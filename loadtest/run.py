@@ -29,6 +29,7 @@ from loadtest.history import Event, History
 from loadtest.options import RUN_OPTION, Settings, add_options
 from loadtest.oracles import Oracles
 from loadtest.readback import FinalReads
+from loadtest.schedule import Ledger
 from loadtest.scoreboard import Scoreboard
 from loadtest.tally import Violation
 from loadtest.workers import WorkerAudits
@@ -64,6 +65,7 @@ class LoadRun:
         self.history: History | None = None
         self.oracles = Oracles()
         self.board = Scoreboard()
+        self.generator = Ledger()  # the open loop's schedule kept or not (loadtest/schedule.py)
         self.audits = WorkerAudits()  # master: the workers' reports and audits
         self.run_id = ""
         self._pool: AccountPool | None = None
@@ -128,6 +130,7 @@ class LoadRun:
         self.history = History(path)
         self.oracles = Oracles()
         self.board = Scoreboard(self.history.started)
+        self.generator = Ledger(self.settings.rate)
         self._logged = 0
         self.history.subscribe(self._observe)
 
@@ -193,6 +196,7 @@ class LoadRun:
             return self.audits.snapshot()
         self.board.oracles = self.oracles.report()
         snapshot = self.board.snapshot()
+        snapshot["generator"] = self.generator.snapshot() if self.settings.rate > 0 else None
         if isinstance(self.environment.runner, WorkerRunner):
             index = self.environment.runner.worker_index
             snapshot |= {"run": self.run_id, "worker": f"worker {index} on {socket.gethostname()}"}
@@ -242,12 +246,18 @@ def install(events: Events) -> None:
             options.open_loop_users = options.num_users
         run_of(environment).start()
 
+    @events.spawning_complete.add_listener
+    def on_spawning_complete(**_: Any) -> None:
+        for run in list(_runs.values()):
+            run.generator.steady()  # the open loop's steady window starts
+
     @events.test_stop.add_listener
     def on_test_stop(environment: Environment, **_: Any) -> None:
         run = run_of(environment)
         if run.is_master:
             run.collect_audits()
         else:
+            run.generator.end()
             run.finish(wait=run.settings.headless and not run.is_worker)
 
     @events.report_to_master.add_listener

@@ -1,10 +1,12 @@
 """The end of a run, for people and for tools: a text summary (requests, degraded answers per
-endpoint, the oracles' counts and verdict) and the same as JSON."""
+endpoint, the open loop's schedule kept or not, the oracles' counts and verdict) and the same as
+JSON (`open_loop`: the schedule's figures; `generator_behind`: the finding, or null)."""
 
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadtest import schedule
 from loadtest.vocabulary import MAX_STALENESS, VIOLATION_KINDS
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ def totals(environment: "Environment") -> dict[str, Any]:
 
 def write_report(path: Path, environment: "Environment", snapshot: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    report = {"locust": totals(environment)} | snapshot
+    report = {"locust": totals(environment)} | snapshot | open_loop(snapshot)
     path.write_text(json.dumps(report, indent=2) + "\n")
 
 
@@ -62,6 +64,7 @@ def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
         lines.append(f"    reason {reason:<27} {count:>6}")
     if snapshot["dropped_arrivals"]:
         lines.append(f"  open loop: {snapshot['dropped_arrivals']} arrivals dropped")
+    lines += [f"  {item}: {value} ({detail})" for item, value, detail in open_loop_rows(snapshot)]
     writes = oracles.get("writes", {})
     audit = oracles.get("audit", {})
     lines += [
@@ -91,8 +94,50 @@ def render(environment: "Environment", snapshot: dict[str, Any]) -> str:
     verdict = "no violation" if not violations else f"{violations} VIOLATIONS"
     if snapshot.get("audit_missing"):
         verdict += f", and NO FINAL AUDIT from {', '.join(snapshot['audit_missing'])}"
+    behind = open_loop(snapshot)["generator_behind"]
+    if behind is not None:
+        verdict += f"; generator_behind ({behind['severity']}): the load offered was not the rate"
     lines.append(f"  verdict: {verdict}")
     return "\n".join(lines)
+
+
+def open_loop(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The open loop's figures and its `generator_behind` finding (both null in closed loop)."""
+    ledger = snapshot.get("generator")
+    if not ledger:
+        return {"open_loop": None, "generator_behind": None}
+    shown = schedule.figures(ledger)
+    return {"open_loop": shown, "generator_behind": schedule.finding(shown)}
+
+
+def open_loop_rows(snapshot: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(item, value, detail) of the open loop for the summary and the Resilience tab: rate
+    offered, late arrivals, latency from the start and from the due time, the finding."""
+    found = open_loop(snapshot)
+    shown, behind = found["open_loop"], found["generator_behind"]
+    if shown is None:
+        return []
+    offered = shown["offered_rate"]
+    lateness, plain, corrected = shown["lateness"], shown["latency"], shown["corrected_latency"]
+    rows = [
+        ("offered", "ramping" if offered is None else f"{offered:g}/s",
+         f"of {shown['rate']:g} actions/s once every user had spawned"),
+        ("late arrivals", f"{shown['late']} of {shown['arrivals']}",
+         f"over {shown['late_tolerance_ms']} ms late; lateness p50 {_ms(lateness['p50_ms'])}, "
+         f"p99 {_ms(lateness['p99_ms'])}, max {_ms(lateness['max_ms'])}"),
+        ("action latency", f"p99 {_ms(plain['p99_ms'])}",
+         f"from each action's start: p50 {_ms(plain['p50_ms'])}, max {_ms(plain['max_ms'])}"),
+        ("corrected latency", f"p99 {_ms(corrected['p99_ms'])}",
+         f"from each action's due time: p50 {_ms(corrected['p50_ms'])}, "
+         f"max {_ms(corrected['max_ms'])}"),
+    ]  # fmt: skip
+    if behind is not None:
+        rows.append(("generator_behind", behind["severity"].upper(), "; ".join(behind["reasons"])))
+    return rows
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
 
 
 def worker_lines(snapshot: dict[str, Any]) -> list[str]:

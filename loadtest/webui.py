@@ -20,6 +20,7 @@ from flask import Response, jsonify, make_response, request
 
 from loadtest import console
 from loadtest.scoreboard import RecentRate
+from loadtest.summary import open_loop_rows
 from loadtest.tally import KINDS
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def rows(
     if snapshot["dropped_arrivals"]:
         table.append(_row("open loop", "dropped arrivals", str(snapshot["dropped_arrivals"]),
                           "too many actions in flight"))  # fmt: skip
+    table += [_row("open loop", *row) for row in open_loop_rows(snapshot)]
     return table
 
 

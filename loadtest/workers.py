@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from loadtest import schedule
 from loadtest.scoreboard import merge
 
 GONE_AFTER_S = 15.0
@@ -107,6 +108,7 @@ class WorkerAudits:
         reports = sorted(self.reports.values(), key=lambda r: r.name)
         total = merge(r.snapshot for r in reports)
         total["audit_state"] = self.state(str(total["audit_state"]))
+        total["generator"] = schedule.merge(r.snapshot.get("generator") for r in reports)
         total["workers"] = [r.entry() for r in reports]
         total["audit_missing"] = self.missing() if total["audit_state"] == "incomplete" else []
         return total
