@@ -167,6 +167,17 @@ def read_oracles(files: LoadFiles) -> dict[str, float]:
     return {k: float(v) for k, v in counts.items() if isinstance(v, int | float)}
 
 
+def read_generator(files: LoadFiles) -> dict[str, Any]:
+    """The open loop's ledger from the oracle report (empty in a closed loop)."""
+    if not files.oracles.exists():
+        return {}
+    try:
+        ledger = json.loads(files.oracles.read_text()).get("generator")
+    except (ValueError, AttributeError):
+        return {}
+    return ledger if isinstance(ledger, dict) else {}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -60,3 +60,6 @@ class Observation:
     faults: list[FaultWindow] = field(default_factory=list)
     oracles: dict[str, float] = field(default_factory=dict)  # final audit
     notes: list[str] = field(default_factory=list)
+    # the open loop's ledger (loadtest/schedule.py: late arrivals, rate offered); empty in a
+    # closed loop or when the load wrote none
+    generator: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from typing import TypeVar
 import httpx
 
 from chaos.backends.base import AppliedFault, Backend
-from chaos.load import LoadDriver, LocustRun
+from chaos.load import LoadDriver, LocustRun, read_generator
 from chaos.load_master import BUSY, LoadBusy, MasterLoad, busy_message, master_state
 from chaos.observation import Observation, Sample
 from chaos.observer import Observer
@@ -150,6 +150,7 @@ class ChaosRun:
             samples=observer.samples,
             faults=[fault.window(started) for fault in self.applied],
             oracles=locust.oracle_counts(),
+            generator=read_generator(locust.files),
         )
         if self.scenario.resilience not in (None, self.resilience):
             observation.notes.append(

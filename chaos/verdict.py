@@ -4,6 +4,13 @@
 never passes); otherwise `pass` when every hypothesis held, else `fail`. A hypothesis whose
 metric could not be observed (None) does not hold.
 
+An open-loop load whose generator fell behind its schedule (`generator_behind`,
+loadtest/schedule.py) is named in the verdict's reason. When it offered less than half the
+rate the scenario asks for, or never had every user running, the run is `invalid`: its figures
+describe another load. Behind by less (late arrivals over 1 %, or under 90 % of the rate
+offered), the verdict stands with the warning beside it: the system met or missed its
+hypotheses under a load close to the one claimed, and the reason says how far it fell short.
+
 Run metrics besides the oracle counts:
 - time_to_detect_s: from the first fault's start to the first sample that shows any breaker
   tripped (open, or half-open, which means it opened in between), or a replica ejected (a
@@ -18,11 +25,12 @@ Run metrics besides the oracle counts:
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from chaos.observation import Observation, Sample
 from chaos.phases import PHASES, fault_span, phase_stats
 from chaos.scenario import Hypothesis, Scenario
+from loadtest import schedule
 from loadtest.vocabulary import ORACLES, PhaseStats
 
 Verdict = Literal["pass", "fail", "invalid"]
@@ -47,20 +55,34 @@ class Judgement:
     hypotheses: list[HypothesisResult]
     phases: dict[str, PhaseStats]
     run_metrics: dict[str, float | None]
+    generator_behind: dict[str, Any] | None = None
 
     @property
     def reason(self) -> str:
-        return reason(self.verdict, [h.passed for h in self.hypotheses])
+        said = reason(self.verdict, [h.passed for h in self.hypotheses], self.fault_applied)
+        if self.generator_behind is None:
+            return said
+        return f"{said}; generator_behind: {'; '.join(self.generator_behind['reasons'])}"
 
 
-def reason(verdict: str, passed: list[bool]) -> str:
+def reason(verdict: str, passed: list[bool], fault_applied: bool = True) -> str:
     """One sentence saying why the verdict is what it is."""
-    if verdict == "invalid":
+    if verdict == "invalid" and not fault_applied:
         return "a fault could not be shown to have taken effect: this run proves nothing"
+    if verdict == "invalid":
+        return "the load generator fell far behind the scenario's rate: this run proves nothing"
     failed = passed.count(False)
     if not failed:
         return f"all {len(passed)} hypotheses held"
     return f"{failed} of {len(passed)} hypotheses did not hold"
+
+
+def generator_behind(obs: Observation) -> dict[str, Any] | None:
+    """The `generator_behind` finding of the run's open loop (None: closed loop, or on
+    schedule)."""
+    if not obs.generator:
+        return None
+    return schedule.finding(schedule.figures(obs.generator))
 
 
 def tripped(state: str) -> bool:
@@ -180,14 +202,15 @@ def judge(scenario: Scenario, obs: Observation) -> Judgement:
             HypothesisResult(h.label, h.expect, value, h.holds(value), h.metric, h.phase)
         )
     applied = fault_applied(obs, scenario)
+    behind = generator_behind(obs)
     verdict: Verdict
-    if not applied:
+    if not applied or (behind is not None and behind["severity"] == "invalid"):
         verdict = "invalid"
     elif all(r.passed for r in results):
         verdict = "pass"
     else:
         verdict = "fail"
-    return Judgement(verdict, applied, results, phases, metrics)
+    return Judgement(verdict, applied, results, phases, metrics, behind)
 
 
 def exit_code(verdict: str) -> int:

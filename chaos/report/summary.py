@@ -126,6 +126,7 @@ def build_details(obs: Observation, judgement: Judgement) -> dict[str, Any]:
         "scenario": obs.scenario,
         "duration_s": obs.duration_s,
         "reason": judgement.reason,
+        "generator_behind": judgement.generator_behind,
         "faults": [
             {
                 "kind": f.kind,
