@@ -6,22 +6,38 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common import health
 from services.common.auth import TokenKeys
 from services.common.body_limit import BodySizeLimit
 from services.common.deadline import Deadlines
 from services.common.errors import install_error_handlers
-from services.common.fault_hook import install_fault_hook
+from services.common.fast_lane import FastLanes, LaneRouter
+from services.common.fault_hook import FaultInjection, install_fault_hook
 from services.common.internal_listener import internal_listener
 from services.common.logs import configure_logging
-from services.common.metrics import ServiceMetrics, install_metrics
+from services.common.metrics import RequestMetrics, ServiceMetrics, install_metrics
 from services.common.redis_store import connect_redis, install_redis_error_handler
 from services.common.settings import ServiceSettings, refuse_unsafe_secrets
 
 log = logging.getLogger("failwhale.settings")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+class ServiceApp(FastAPI):
+    """A service's FastAPI app, with its internal fast lanes in front (services.common.fast_lane):
+    a request a lane takes is answered there; every other one by the app, as always."""
+
+    fast_lanes: FastLanes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lanes = self.fast_lanes
+        if lanes is not None and scope["type"] == "http" and lanes.admit(scope) is not None:
+            await lanes.serve(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def build_service_app(
@@ -53,7 +69,7 @@ def build_service_app(
         finally:
             await app.state.redis.aclose()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=title,
         description=description,
         version="1.0.0",
@@ -81,7 +97,25 @@ def build_service_app(
         keys, metrics = app.state.token_keys, app.state.metrics
         app.state.fault_hook_app = install_fault_hook(app, keys, metrics)
     app.add_middleware(BodySizeLimit)
+    lanes = [lane for router in routers if isinstance(router, LaneRouter) for lane in router.lanes]
+    if lanes:
+        app.fast_lanes = FastLanes(app, lanes, app.state.token_keys, _route_layers(app))
     return app
+
+
+def _route_layers(app: FastAPI) -> Callable[[ASGIApp], ASGIApp]:
+    """The ASGI layers the app runs around its routes that a fast lane keeps, in the app's own
+    order: the fault hook (when on), the request metrics, the caller's deadline. The body limit
+    has nothing to limit (a lane takes no body); errors are answered by the lane itself."""
+    metrics: ServiceMetrics = app.state.metrics
+
+    def layered(endpoint: ASGIApp) -> ASGIApp:
+        inner: ASGIApp = RequestMetrics(Deadlines(endpoint), metrics)
+        if app.state.fault_hook_app is None:
+            return inner
+        return FaultInjection(inner, app.state.faults, app.state.token_keys, metrics)
+
+    return layered
 
 
 @asynccontextmanager

@@ -1,17 +1,22 @@
-"""Internal routes of timeline; the gateway calls them with a service credential."""
+"""Internal routes of timeline; the gateway calls them with a service credential.
 
-from typing import Annotated
+`GET /internal/timeline` also has a fast lane (services.common.fast_lane): the gateway's reads
+take it; the route below stays the reference, and answers whatever the lane leaves to it."""
 
-from fastapi import APIRouter, Depends, Request, Response
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
-from services.common.auth import CurrentUser, InternalCaller
+from services.common.auth import CurrentUser, InternalCaller, User
+from services.common.fast_lane import LaneRouter, Query, decimal_query
+from services.common.limits import PAGE_MAX
 from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery
 from services.common.stream_consumer import StreamConsumer
 from services.common.wire import PostPage
 from services.timeline.home import HomePages, home_page_response
 
-router = APIRouter(prefix="/internal", tags=["timeline"])
+router = LaneRouter(prefix="/internal", tags=["timeline"])
 
 
 class FanOutStatus(BaseModel):
@@ -36,7 +41,30 @@ async def home_timeline(
     limit: LimitQuery = PAGE_DEFAULT,
     before: BeforeQuery = None,
 ) -> Response:
-    return home_page_response(await timelines.page(user.id, limit + 1, before), limit)
+    return await home_page(timelines, user.id, limit, before)
+
+
+async def home_page(
+    timelines: HomePages, reader_id: int, limit: int, before: int | None
+) -> Response:
+    """A reader's home page: the one call both the route and its fast lane make."""
+    return home_page_response(await timelines.page(reader_id, limit + 1, before), limit)
+
+
+def _page_query(query: Query) -> tuple[int, int | None]:
+    """`limit` and `before` as the route's own query parameters take them (ValueError: not
+    plain, in-range numbers; the route then answers)."""
+    limit = decimal_query(query, "limit", 1, PAGE_MAX, PAGE_DEFAULT)
+    assert limit is not None
+    return limit, decimal_query(query, "before", 1, 2**63 - 1, None)
+
+
+async def _home_page_lane(state: Any, user: User, args: tuple[Any, ...]) -> Response:
+    limit, before = args
+    return await home_page(state.timelines, user.id, limit, before)
+
+
+router.lane("/timeline", _page_query, _home_page_lane)
 
 
 @router.get("/fanout")
