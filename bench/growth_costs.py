@@ -1,0 +1,150 @@
+"""Costs of the growth benchmark that are paid per request rather than held: the CPU a
+home-timeline read costs against its page size, and the rate at which the gateway's posts
+outbox is delivered once the posts service returns from an outage, against the outbox's depth.
+"""
+
+import asyncio
+import signal
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+
+from bench.growth_client import Chirp, Member
+from bench.growth_fit import fit_entry
+from bench.read_path import GATEWAY_PATH, cpu_seconds
+from bench.wrk import WrkRequest, run_wrk
+from stack.local import LocalStack
+
+Say = Callable[[str], None]
+AUTHORS = 10
+READERS = 20
+POSTS_EACH = 11  # 110 posts in every reader's home: a full page of 100 and more behind it
+CONNECTIONS = 16
+OUTBOX = "gw:outbox:posts"
+DRAIN_TIMEOUT_S = 120.0
+
+
+async def seed_readers(chirp: Chirp) -> tuple[list[Member], list[Member]]:
+    """Readers who each follow the same authors, whose posts fill every reader's home."""
+    authors, readers = await chirp.register(AUTHORS, "a"), await chirp.register(READERS, "r")
+    await chirp.follow((r, a) for r in readers for a in authors)
+    await chirp.post([a for a in authors for _ in range(POSTS_EACH)])
+    return authors, readers
+
+
+def page_requests(readers: Sequence[Member], size: int) -> list[WrkRequest]:
+    return [WrkRequest(f"/v1/timeline?limit={size}", r.auth) for r in readers]
+
+
+def read_cost(
+    stack: LocalStack, readers: Sequence[Member], sizes: Sequence[int], rounds: int,
+    duration_s: float, say: Say,
+) -> dict[str, Any]:  # fmt: skip
+    """CPU (gateway + timeline replicas + Redis) per read for each page size, wrk at saturation,
+    sizes taken in turn and the order turned round each round; medians over the rounds."""
+    url = stack.layout.gateway_url
+    pids = [stack.pid(name) for name in GATEWAY_PATH]
+    items = {size: _items(url, readers[0], size) for size in sizes}
+    for size in sizes:  # warm up: connections, caches, each size's code path
+        run_wrk(url, page_requests(readers, size), min(2.0, duration_s), CONNECTIONS)
+    cpu: dict[int, list[float]] = {size: [] for size in sizes}
+    rps: dict[int, list[float]] = {size: [] for size in sizes}
+    errors = 0
+    for n in range(rounds):
+        order = list(sizes) if n % 2 == 0 else list(reversed(sizes))
+        for size in order:
+            before = cpu_seconds(pids)
+            result = run_wrk(url, page_requests(readers, size), duration_s, CONNECTIONS)
+            cpu[size].append((cpu_seconds(pids) - before) * 1000 / max(1, result.requests))
+            rps[size].append(result.rps)
+            errors += result.errors
+            say(f"round {n + 1}/{rounds}: page {size}: {cpu[size][-1]:.2f} ms CPU per read")
+    medians = [statistics.median(cpu[size]) for size in sizes]
+    return {
+        "cpu_ms_per_read": fit_entry([float(s) for s in sizes], medians, digits=4),
+        "pages": {
+            str(size): {
+                "cpu_ms_per_read": round(statistics.median(cpu[size]), 4),
+                "cpu_ms_runs": [round(c, 4) for c in cpu[size]],
+                "reads_per_s": round(statistics.median(rps[size]), 1),
+                "items": items[size],
+            }
+            for size in sizes
+        },
+        "processes": list(GATEWAY_PATH),
+        "rounds": rounds,
+        "duration_s": duration_s,
+        "connections": CONNECTIONS,
+        "readers": len(readers),
+        "errors": errors,
+    }
+
+
+def _items(url: str, reader: Member, size: int) -> int:
+    answer = httpx.get(f"{url}/v1/timeline", params={"limit": size}, headers=reader.auth)
+    answer.raise_for_status()
+    count = len(answer.json()["items"])
+    if count != size:
+        raise RuntimeError(f"a page of {size} came back with {count} posts")
+    return count
+
+
+async def outbox_drain(
+    stack: LocalStack, chirp: Chirp, author: Member, depths: Sequence[int], say: Say
+) -> dict[str, Any]:
+    """For each depth: posts killed, that many posts accepted into the outbox, posts started
+    again; the time from posts ready to the outbox empty, fitted against the depth (the slope
+    is seconds per entry, the intercept the time before the first delivery)."""
+    redis = aioredis.Redis.from_url(stack.layout.redis_url)
+    runs: list[dict[str, float]] = []
+    queued_before = 0
+    try:
+        for depth in depths:
+            stack.send_signal("posts", signal.SIGKILL)
+            await chirp.post([author] * depth, first=10_000_000 + queued_before)
+            queued_before += depth
+            queued = int(await redis.xlen(OUTBOX))
+            stack.restart("posts")
+            pids = [stack.pid(name) for name in ("gateway", "posts", "redis")]
+            cpu_before, start = cpu_seconds(pids), time.monotonic()
+            first = await _drained(redis, queued)
+            cpu = cpu_seconds(pids) - cpu_before
+            runs.append({
+                "depth": queued,
+                "drain_s": round(time.monotonic() - start, 3),
+                "first_delivery_s": round(first, 3),
+                "cpu_ms_per_entry": round(cpu * 1000 / max(1, queued), 3),
+            })  # fmt: skip
+            say(f"outbox of {queued}: empty {runs[-1]['drain_s']:.1f} s after posts returned")
+    finally:
+        await redis.aclose()
+    # The wait before the first delivery (the breaker's reset, the drainer's backoff) varies
+    # by a second from one outage to the next: the line is fitted to the delivery alone.
+    depths_done = [float(r["depth"]) for r in runs]
+    delivering = [r["drain_s"] - r["first_delivery_s"] for r in runs]
+    fit = fit_entry(depths_done, delivering, digits=5)
+    return {
+        "entries_per_s": round(1 / fit["slope"], 1) if fit["slope"] > 0 else None,
+        "delivery_s": fit,
+        "first_delivery_s": round(statistics.median(r["first_delivery_s"] for r in runs), 3),
+        "runs": runs,
+    }
+
+
+async def _drained(redis: aioredis.Redis, queued: int) -> float:
+    """Waits for the outbox to be empty; returns the seconds to its first delivery."""
+    start = time.monotonic()
+    first: float | None = None
+    while True:
+        depth = int(await redis.xlen(OUTBOX))
+        if first is None and depth < queued:
+            first = time.monotonic() - start
+        if depth == 0:
+            return first if first is not None else 0.0
+        if time.monotonic() - start > DRAIN_TIMEOUT_S:
+            raise TimeoutError(f"{depth} entries still in the outbox after {DRAIN_TIMEOUT_S} s")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,164 @@
+"""The growth benchmark's figures as Markdown: the table of how each cost grows, with the
+formula each follows, where the bytes go, and a worked example sizing a stack for a million
+members (bench.growth.render writes it into docs/performance.md)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from services.gateway.outbox import MAX_ENTRIES
+
+# The stack sized in the worked example: what a million members might do, stated so a reader can
+# put in their own (each line of the example shows its arithmetic).
+EXAMPLE_MEMBERS = 1_000_000
+EXAMPLE_POSTS_EACH = 20
+EXAMPLE_DMS_EACH = 20
+EXAMPLE_READS_PER_S = 10_000
+EXAMPLE_PAGE = 20
+EXAMPLE_OUTAGE_S = 60
+EXAMPLE_POSTS_PER_S = 100
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(n_bytes) >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
+def _family_sum(phase: dict[str, Any], test: Callable[[str, dict[str, Any]], bool]) -> float:
+    return float(sum(f["bytes_each"] for name, f in phase["families"].items() if test(name, f)))
+
+
+def table(growth: dict[str, Any]) -> str:
+    """The Markdown table: one row per cost, its fitted formula, residual and where it was
+    measured."""
+    memory, reads, outbox = growth["memory"], growth["reads"], growth["outbox"]
+    members, posts, dms = memory["members"], memory["posts"], memory["dms"]
+    rows = [
+        "| cost | formula (fitted) | per 1k | residual | measured over |",
+        "|---|---|---|---|---|",
+    ]
+
+    def memory_row(what: str, phase: dict[str, Any], n: str, assumption: str) -> str:
+        fit = phase["fit"]
+        return (
+            f"| Redis memory per {what} ({assumption}) | bytes = {fit['slope']:.0f} x {n}"
+            f" + {fit['intercept']:.0f} | {_size(fit['slope'] * 1000)} |"
+            f" {_size(fit['residual'])} | {_span(fit['x'])} {n} |"
+        )
+
+    rows.append(memory_row("member", members, "members", f"{members['follows_each']} follows each"))
+    rows.append(memory_row(
+        "post", posts, "posts",
+        f"fan-out on write to {posts['homes_per_post']:.1f} homes: the author's and "
+        f"{posts['homes_per_post'] - 1:.1f} followers' on average",
+    ))  # fmt: skip
+    rows.append(memory_row(
+        "DM", dms, "DMs", f"{dms['messages_per_conversation']} messages per conversation"
+    ))  # fmt: skip
+    cpu = reads["cpu_ms_per_read"]
+    rows.append(
+        f"| CPU per home-timeline read (gateway, timeline replicas, Redis) |"
+        f" ms = {cpu['slope']:.4f} x page + {cpu['intercept']:.3f} |"
+        f" {cpu['slope'] * 1000:.0f} ms per 1k posts paged |"
+        f" {cpu['residual']:.3f} ms | pages of {', '.join(map(str, reads['pages']))} |"
+    )
+    drain = outbox["delivery_s"]
+    rows.append(
+        f"| Outbox drain once posts returns (one gateway delivering) | s ="
+        f" {outbox['first_delivery_s']:.1f} (wait for the first delivery) + depth /"
+        f" {outbox['entries_per_s']:.0f} + {drain['intercept']:.2f} |"
+        f" {drain['slope'] * 1000:.1f} s per 1k entries | {drain['residual']:.2f} s |"
+        f" depths {_span(drain['x'])} |"
+    )
+    return "\n".join(rows)
+
+
+def _span(xs: list[float]) -> str:
+    return f"{min(xs):,.0f}-{max(xs):,.0f}"
+
+
+def breakdown(growth: dict[str, Any]) -> str:
+    """Where the bytes go, from MEMORY USAGE per key family."""
+    memory = growth["memory"]
+    members, posts, dms, large = memory["members"], memory["posts"], memory["dms"], memory["large"]
+    follow = _family_sum(members, lambda n, _: n.endswith((":following", ":followers")))
+    expiring = _family_sum(posts, lambda _, f: bool(f["expires"]))
+    homes = _family_sum(posts, lambda n, _: n.startswith("tl:home:"))
+    account = _family_sum(members, lambda n, _: n in ("users:{n}", "users:by_handle"))
+    top = ", ".join(
+        f"`{n}` {f['bytes_each']:.0f} B" for n, f in list(posts["families"].items())[:6]
+    )
+    return "\n".join([
+        f"- A member: {account:.0f} B for the account and its handle,"
+        f" {follow:.0f} B for its two follow sets ({members['follows_each']} follows, compact"
+        f" while small).",
+        f"- A post: {posts['home_entry_bytes']:.0f} B per home it reaches ({homes:.0f} B in all),"
+        f" {expiring:.0f} B in keys that expire (idempotency records 24 h, trend markers 2 h, the"
+        f" timeline's copy 30 days). Largest families: {top}.",
+        f"- A DM: {_family_sum(dms, lambda _, f: not f['expires']):.0f} B kept,"
+        f" {_family_sum(dms, lambda _, f: bool(f['expires'])):.0f} B expiring after 24 h.",
+        f"- Once a home timeline is full ({large['home_cap']} posts, `{large['encodings'][0]}`"
+        f" encoding) it holds {large['full_home_entry_bytes']:.0f} B per post,"
+        f" {_size(large['full_home_bytes'])} per member; a follower set past Redis's compact"
+        f" encoding (`{large['encodings'][1]}`) {large['large_follower_set_entry_bytes']:.0f} B"
+        f" per follower.",
+    ])  # fmt: skip
+
+
+def example(growth: dict[str, Any]) -> str:
+    """The worked example: a stack for a million members."""
+    memory, reads, outbox = growth["memory"], growth["reads"], growth["outbox"]
+    members, posts, dms, large = memory["members"], memory["posts"], memory["dms"], memory["large"]
+    n = EXAMPLE_MEMBERS
+    n_posts, n_dms = n * EXAMPLE_POSTS_EACH, n * EXAMPLE_DMS_EACH
+    homes = _family_sum(posts, lambda name, _: name.startswith("tl:home:"))
+    expiring = _family_sum(posts, lambda _, f: bool(f["expires"]))
+    post_own = posts["bytes_each"] - homes
+    full_homes = n * large["full_home_bytes"]
+    parts = {
+        "members": n * members["bytes_each"],
+        "posts": n_posts * post_own,
+        "home timelines, all full": full_homes,
+        "DMs": n_dms * dms["bytes_each"],
+    }
+    total = sum(parts.values())
+    cpu = reads["cpu_ms_per_read"]
+    cpu_ms = cpu["slope"] * EXAMPLE_PAGE + cpu["intercept"]
+    cores = EXAMPLE_READS_PER_S * cpu_ms / 1000
+    depth = EXAMPLE_OUTAGE_S * EXAMPLE_POSTS_PER_S
+    delivery = outbox["delivery_s"]
+    drain_s = outbox["first_delivery_s"] + delivery["slope"] * depth + delivery["intercept"]
+    return "\n".join([
+        f"- Members: {n:,} x {members['bytes_each']:.0f} B = {_size(parts['members'])}"
+        f" ({members['follows_each']} follows each; add"
+        f" {large['large_follower_set_entry_bytes']:.0f} B per follower of an account past"
+        f" {large['set_max_intset_entries']} followers).",
+        f"- Posts: {EXAMPLE_POSTS_EACH} each, {n_posts:,} x {post_own:.0f} B (a post less its"
+        f" home entries) = {_size(parts['posts'])}: an upper bound, as {expiring:.0f} B of each"
+        f" post expire within 30 days.",
+        f"- Home timelines: they stop growing at {large['home_cap']} posts; all full, {n:,} x"
+        f" {_size(large['full_home_bytes'])} = {_size(full_homes)}.",
+        f"- DMs: {EXAMPLE_DMS_EACH} each, {n_dms:,} x {dms['bytes_each']:.0f} B ="
+        f" {_size(parts['DMs'])}.",
+        f"- Redis in all: about **{_size(total)}** (data; give Redis some 1.5x that for the"
+        f" allocator and a rewrite of its append-only file).",
+        f"- Reads: {EXAMPLE_READS_PER_S:,} home reads/s of {EXAMPLE_PAGE} posts at"
+        f" {cpu_ms:.2f} ms each = **{cores:.1f} cores** across gateway, timeline replicas and"
+        f" Redis.",
+        f"- Outages: a {EXAMPLE_OUTAGE_S} s outage of posts at {EXAMPLE_POSTS_PER_S} posts/s"
+        f" leaves {depth:,} entries in the outbox, delivered {drain_s:.0f} s after posts"
+        f" returns (at most {MAX_ENTRIES:,} entries wait; past that a post is refused).",
+    ])  # fmt: skip
+
+
+def markdown(growth: dict[str, Any]) -> str:
+    mode = " (--quick)" if growth.get("quick") else ""
+    return "\n\n".join([
+        table(growth),
+        "Where the bytes go (MEMORY USAGE per key family, slopes over the same steps):",
+        breakdown(growth),
+        f"A stack for {EXAMPLE_MEMBERS:,} members, from these figures:",
+        example(growth),
+        f"Measured{mode} on a local stack; raw figures in bench/results.json, section `growth`.",
+    ])  # fmt: skip
