@@ -44,6 +44,9 @@ class GatewayStatus:
         self.error: str | None = None
         self.since: dict[str, tuple[str, float]] = {}
         self._fetched = -STATUS_TTL_S
+        # one client for every fetch: a new one per fetch builds an SSL context each time, which
+        # was most of the master's CPU under load (the console samples once a second)
+        self._http: httpx.Client | None = None
 
     def get(self) -> dict[str, Any] | None:
         now = self.clock()
@@ -52,7 +55,9 @@ class GatewayStatus:
         self._fetched = now
         url = (self.base_url() or "").rstrip("/") + "/v1/status"
         try:
-            answer = httpx.get(url, timeout=STATUS_TIMEOUT_S)
+            if self._http is None:
+                self._http = httpx.Client(timeout=STATUS_TIMEOUT_S)
+            answer = self._http.get(url)
             answer.raise_for_status()
             self.latest, self.error = answer.json(), None
         except (httpx.HTTPError, ValueError) as exc:
