@@ -11,7 +11,12 @@ machine's other work weighs little), median of a few rounds, the two forms alter
 - page: a page of 20 posts as pydantic models serialised, and written with orjson;
 - metrics: `labels(...).inc()` on each call, and the series looked up once;
 - dependency: a FastAPI route with a plain `def` dependency (run in a worker thread) and with
-  an `async def` one, called in process.
+  an `async def` one, called in process;
+- internal route: timeline's `GET /internal/timeline` called in process (a page always ready,
+  no Redis) through its FastAPI app and through its fast lane (services.common.fast_lane).
+
+The http client piece also measures the services' client as it was before it stopped building
+an httpx.Request per call (`internal_client_with_request`).
 """
 
 import argparse
@@ -36,9 +41,20 @@ from starlette.responses import Response
 
 from services.common import auth
 from services.common.aiohttp_transport import AiohttpTransport, InternalClient
-from services.common.auth import TokenKeys, User, issue_user_token, verify_user_token
+from services.common.auth import (
+    SERVICE_HEADER,
+    TokenKeys,
+    User,
+    issue_service_token,
+    issue_user_token,
+    verify_user_token,
+)
 from services.common.metrics import ServiceMetrics
 from services.common.paging import post_page, post_page_response
+from services.common.service_app import build_service_app
+from services.common.settings import ServiceSettings
+from services.timeline.home import HomePage
+from services.timeline.routes import router as timeline_router
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE_BODY = b'{"items":[],"next":null}' * 40
@@ -89,9 +105,23 @@ async def _clients(url: str, n: int = 2000, concurrency: int = 32) -> dict[str, 
         async with http as client:
 
             async def via_httpx(client: httpx.AsyncClient = client) -> object:
-                return (await client.get(url, params=params, headers=headers)).content
+                # `request`, as Downstream calls it (`get` passes httpx's other arguments too).
+                answer = await client.request("GET", url, params=params, headers=headers)
+                return answer.content
 
             figures[name] = await timed(via_httpx)
+            if isinstance(client, InternalClient):
+                transport = client._aiohttp
+
+                async def with_request(transport: AiohttpTransport = transport) -> object:
+                    # The short road before it left httpx.Request out (ae3129b to c551d33).
+                    request = httpx.Request(
+                        "GET", url, params=params, headers=headers,
+                        extensions={"timeout": httpx.Timeout(5.0).as_dict()},
+                    )  # fmt: skip
+                    return (await transport.handle_async_request(request)).content
+
+                figures["internal_client_with_request"] = await timed(with_request)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
 
         async def via_aiohttp() -> object:
@@ -188,10 +218,12 @@ def _dependency_app(asynchronous: bool) -> FastAPI:
     return app
 
 
-async def _asgi_calls(app: FastAPI, n: int) -> float:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": "/x", "raw_path": b"/x", "query_string": b"",
-             "headers": [], "server": ("t", 80), "client": ("c", 1), "root_path": ""}  # fmt: skip
+async def _asgi_calls(app: FastAPI, n: int, request: dict[str, Any] | None = None) -> float:
+    scope = request or {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/x", "raw_path": b"/x", "query_string": b"",
+        "headers": [], "server": ("t", 80), "client": ("c", 1), "root_path": "",
+    }  # fmt: skip
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -199,6 +231,14 @@ async def _asgi_calls(app: FastAPI, n: int) -> float:
     async def send(message: MutableMapping[str, Any]) -> None:
         return None
 
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def first_answer(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(dict(scope), receive, first_answer)
+    if sent[0].get("status") != 200:
+        raise RuntimeError(f"the app answered {sent[0].get('status')}, not 200")
     for _ in range(100):
         await app(dict(scope), receive, send)
     began = time.process_time()
@@ -215,12 +255,58 @@ def dependency(rounds: int) -> dict[str, list[float]]:
     return runs
 
 
+class _Pages:
+    """A home timeline with a page always ready (no Redis): what is left is the HTTP layer."""
+
+    def __init__(self) -> None:
+        self.records = [
+            orjson.dumps({"id": 1_800_000_000_000_000 - n, "author_id": 3, "author": "alice",
+                          "text": f"post {n}", "created_ms": 1_757_000_000_000 + n}).decode()
+            for n in range(21)
+        ]  # fmt: skip
+
+    async def page(self, reader: int, limit: int, before: int | None) -> HomePage:
+        return HomePage(self.records[:limit])
+
+
+def _timeline_app(lane: bool) -> tuple[FastAPI, dict[str, Any]]:
+    keys = TokenKeys("u" * 64, "i" * 64)
+    settings = ServiceSettings(
+        service_name="timeline", token_secret=keys.user_secret, internal_secret=keys.internal_secret
+    )
+    app = build_service_app(settings, title="t", description="t", routers=[timeline_router])
+    app.state.timelines = _Pages()
+    if not lane:
+        app.fast_lanes = None
+    headers = [
+        (b"authorization", b"Bearer " + issue_user_token(keys, User(7, "alice")).encode()),
+        (SERVICE_HEADER.lower().encode(), issue_service_token(keys, "gateway").encode()),
+    ]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": "/internal/timeline", "raw_path": b"/internal/timeline",
+             "query_string": b"limit=20", "headers": headers, "server": ("t", 80),
+             "client": ("c", 1), "root_path": ""}  # fmt: skip
+    return app, scope
+
+
+def internal_route(rounds: int) -> dict[str, list[float]]:
+    """Timeline's `GET /internal/timeline` in process (a page ready, no Redis): through the
+    FastAPI app (routing, middlewares, dependencies) and through its fast lane."""
+    runs: dict[str, list[float]] = {"fastapi_route": [], "fast_lane": []}
+    for _ in range(rounds):
+        for form, lane in (("fastapi_route", False), ("fast_lane", True)):
+            app, scope = _timeline_app(lane)
+            runs[form].append(uvloop.run(_asgi_calls(app, 2000, scope)))
+    return runs
+
+
 PIECES: dict[str, Callable[[int], dict[str, list[float]]]] = {
     "http_client": http_client,
     "token": token,
     "page": page,
     "metrics": metrics,
     "dependency": dependency,
+    "internal_route": internal_route,
 }
 
 

@@ -48,7 +48,7 @@ def build_service_app(
     routers: Sequence[APIRouter],
     lifespan: Lifespan | None = None,
     docs: bool = False,
-) -> FastAPI:
+) -> ServiceApp:
     """The app of one service. `lifespan` opens what the service needs beyond Redis. Refuses
     (UnsafeSecrets) settings without real secrets. With the fault hook on, the lifespan also
     serves the hook on the internal listener (`app.state.internal_port` once bound)."""
