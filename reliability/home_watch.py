@@ -41,8 +41,15 @@ class HomeWatch:
         for thread in self._threads:
             thread.join(JOIN_TIMEOUT_S)
 
-    def seen_by_all(self, post_ids: Sequence[int]) -> bool:
-        return all(set(post_ids) <= set(seen) for seen in list(self.first_seen.values()))
+    def seen_by_all(
+        self, post_ids: Sequence[int], expected: Mapping[str, set[int]] | None = None
+    ) -> bool:
+        """Every reader has seen every post (or, with `expected`, the posts it lists for that
+        reader: those of the authors the reader follows)."""
+        return all(
+            (set(post_ids) if expected is None else expected[handle]) <= set(seen)
+            for handle, seen in list(self.first_seen.items())
+        )
 
     def _watch(self, reader: Member) -> None:
         seen = self.first_seen[reader.handle]
@@ -93,14 +100,19 @@ class Visibility:
 
 
 def visibility(
-    acknowledged: Mapping[int, float], first_seen: Mapping[str, Mapping[int, float]]
+    acknowledged: Mapping[int, float],
+    first_seen: Mapping[str, Mapping[int, float]],
+    expected: Mapping[str, set[int]] | None = None,
 ) -> Visibility:
     """`acknowledged`: post id -> when its author got the answer. A post seen before its answer
-    arrived (fan-out outran the response) counts as seen at once."""
+    arrived (fan-out outran the response) counts as seen at once. `expected`: the posts each
+    reader should see (default: all)."""
     delays: list[float] = []
     missing = 0
-    for seen in first_seen.values():
+    for handle, seen in first_seen.items():
         for post_id, acked_at in acknowledged.items():
+            if expected is not None and post_id not in expected[handle]:
+                continue
             at = seen.get(post_id)
             if at is None:
                 missing += 1
