@@ -50,8 +50,9 @@ class Bulkhead:
             raise
 
     def leave(self) -> None:
-        """Give the slot back, straight to the first caller still waiting if there is one."""
-        while self._waiting:
+        """Give the slot back, straight to the first caller still waiting if there is one (not
+        when the limit was lowered below the calls in flight: then the slot goes)."""
+        while self._waiting and self.in_flight <= self.limit:
             slot = self._waiting.popleft()
             if not slot.done():
                 slot.set_result(None)

@@ -5,14 +5,27 @@ at most `queue_timeout_s` for a place, and any other request is shed at once wit
 overloaded gateway thus answers what it cannot serve soon in milliseconds, instead of queueing
 every request behind all the others until each one pays the whole queue.
 
+The limit adapts to what the gateway itself can do (AIMD on its event loop's lag, as CoDel
+judges a queue by its minimum delay): every `interval_s`, if even the smallest lag of the
+interval's ticks was above `lag_target_s`, the loop has a standing backlog and the limit falls
+by a fifth (never below `min_limit`); if the limit was reached and the loop kept up, it grows by
+a tenth (never above `max_limit`). Requests waiting on a slow dependency (a log-in's password
+hash, a dependency under a latency fault) cost the loop nothing: they never lower the limit,
+and the edges' own bulkheads bound them. A lone late tick (the process descheduled a moment) is
+not a backlog and changes nothing.
+
 Each admitted request's budget (services.common.deadline) starts when it arrives, so the time
 it waited for a place counts against it. Health, readiness, metrics and status are never shed:
 an orchestrator or an operator must still see an overloaded gateway as alive.
 """
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common import deadline
@@ -25,22 +38,32 @@ NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics", "/v1/status"})
 
 @dataclass(frozen=True)
 class AdmissionPolicy:
-    limit: int = 32
+    max_limit: int = 256
+    min_limit: int = 8
     max_waiting: int = 64
-    queue_timeout_s: float = 0.05
+    queue_timeout_s: float = 0.02
+    lag_target_s: float = 0.01
+    interval_s: float = 0.1
+    tick_s: float = 0.005
     retry_after_s: int = 1
     # Each admitted request's budget from its arrival (None: no deadline).
     budget_s: float | None = 3.0
 
 
 class Admission:
-    """The gate's state: requests in flight, waiting, and shed (by reason: `queue-full` when
-    the waiting room was full, `queue-timeout` when no place came in time)."""
+    """The gate's state: the limit now, requests in flight and waiting, and the requests shed
+    (by reason: `queue-full` when the waiting room was full, `queue-timeout` when no place came
+    in time)."""
 
     def __init__(self, policy: AdmissionPolicy, metrics: ServiceMetrics) -> None:
         self.policy = policy
-        self.places = Bulkhead("gateway", policy.limit, policy.max_waiting, policy.queue_timeout_s)
+        self.places = Bulkhead(
+            "gateway", policy.max_limit, policy.max_waiting, policy.queue_timeout_s
+        )
         self.shed: dict[str, int] = {"queue-full": 0, "queue-timeout": 0}
+        self.lag_s = 0.0  # the smallest lag of the last interval
+        self._limit = float(policy.max_limit)
+        self._reached = False
         self._counter = Counter(
             "failwhale_shed_requests",
             "Requests the gateway's admission control refused with 503 (overloaded)",
@@ -50,6 +73,17 @@ class Admission:
         self._series = {
             reason: self._counter.labels(metrics.service, reason) for reason in self.shed
         }
+        self._gauge = Gauge(
+            "failwhale_admission_limit",
+            "Requests the gateway works on at once before new ones wait or are shed",
+            ["service"],
+            registry=metrics.registry,
+        ).labels(metrics.service)
+        self._gauge.set(policy.max_limit)
+
+    @property
+    def limit(self) -> int:
+        return self.places.limit
 
     @property
     def in_flight(self) -> int:
@@ -62,6 +96,8 @@ class Admission:
     async def enter(self) -> str | None:
         """Takes a place, waiting for one if the policy allows; returns None once admitted, or
         the reason the request is shed (it then holds no place)."""
+        if self.places.in_flight >= self.places.limit:
+            self._reached = True
         try:
             await self.places.enter()
         except BulkheadFull as exc:
@@ -73,6 +109,42 @@ class Admission:
 
     def leave(self) -> None:
         self.places.leave()
+
+    def judge(self, smallest_lag_s: float) -> None:
+        """One interval's verdict on the limit (see the module docstring)."""
+        policy = self.policy
+        self.lag_s = smallest_lag_s
+        if smallest_lag_s > policy.lag_target_s:
+            self._limit = max(policy.min_limit, self._limit * 0.8)
+        elif self._reached:
+            self._limit = min(policy.max_limit, self._limit * 1.1 + 1)
+        self._reached = False
+        self.places.limit = int(self._limit)
+        self._gauge.set(self.places.limit)
+
+    @asynccontextmanager
+    async def watching(self) -> AsyncIterator[None]:
+        """Measures the event loop's lag while the app runs, and adapts the limit to it."""
+        task = asyncio.create_task(self._watch(), name="admission-lag")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick, interval = self.policy.tick_s, self.policy.interval_s
+        smallest, interval_ends = float("inf"), loop.time() + interval
+        while True:
+            due = loop.time() + tick
+            await asyncio.sleep(tick)
+            now = loop.time()
+            smallest = min(smallest, now - due)
+            if now >= interval_ends:
+                self.judge(smallest)
+                smallest, interval_ends = float("inf"), now + interval
 
 
 class AdmissionControl:

@@ -1,7 +1,7 @@
 """The gateway app: the public Chirp API on :8080, with OpenAPI docs at /docs."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 
@@ -28,9 +28,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics = app.state.metrics
+        admission = app.state.admission
         async with (
             open_backends(settings, app.state.token_keys, metrics) as backends,
             run_gateway(settings, backends, app.state.redis, metrics) as gateway,
+            admission.watching() if admission else nullcontext(),
         ):
             app.state.backends = backends
             app.state.gateway = gateway
@@ -55,8 +57,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def admission_policy(settings: GatewaySettings) -> AdmissionPolicy:
     return AdmissionPolicy(
-        limit=settings.admission_limit,
+        max_limit=settings.admission_max_limit,
+        min_limit=min(settings.admission_min_limit, settings.admission_max_limit),
         max_waiting=settings.admission_queue,
         queue_timeout_s=settings.admission_queue_timeout_s,
+        lag_target_s=settings.admission_lag_target_s,
         budget_s=settings.request_budget_s,
     )

@@ -25,11 +25,14 @@ class GatewaySettings(ServiceSettings):
     # the follow lists kept for fan-out on read: each store at most this many bytes.
     last_good_bytes: int = Field(32 * 2**20, ge=0)
     follow_lists_bytes: int = Field(8 * 2**20, ge=0)
-    # Admission control (resilience on only, services.gateway.admission): requests worked on at
-    # once, how many may wait for a place and for how long, and each request's budget.
-    admission_limit: int = Field(32, ge=1)
+    # Admission control (resilience on only, services.gateway.admission): the bounds of the
+    # adaptive limit of requests worked on at once, the event-loop lag it keeps under, how many
+    # may wait for a place and for how long, and each request's budget.
+    admission_max_limit: int = Field(256, ge=1)
+    admission_min_limit: int = Field(8, ge=1)
+    admission_lag_target_s: float = Field(0.01, gt=0)
     admission_queue: int = Field(64, ge=0)
-    admission_queue_timeout_s: float = Field(0.05, ge=0)
+    admission_queue_timeout_s: float = Field(0.02, ge=0)
     request_budget_s: float = Field(3.0, gt=0)
 
     @field_validator("timeline_discovery")

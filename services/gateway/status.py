@@ -41,10 +41,12 @@ class DiscoveryStatus(BaseModel):
 
 
 class AdmissionStatus(BaseModel):
-    """The gateway's admission control: requests worked on and waiting now, the limits, and
-    the requests shed since start, by reason (queue-full, queue-timeout)."""
+    """The gateway's admission control: its adaptive limit now and the event-loop lag it
+    follows, requests worked on and waiting, and those shed since start, by reason
+    (queue-full, queue-timeout)."""
 
     limit: int
+    loop_lag_ms: float
     in_flight: int
     max_waiting: int
     waiting: int
@@ -122,7 +124,8 @@ def _admission(admission: Admission | None) -> AdmissionStatus | None:
     if admission is None:
         return None
     return AdmissionStatus(
-        limit=admission.policy.limit,
+        limit=admission.limit,
+        loop_lag_ms=round(admission.lag_s * 1000, 1),
         in_flight=admission.in_flight,
         max_waiting=admission.policy.max_waiting,
         waiting=admission.waiting,
