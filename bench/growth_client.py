@@ -39,6 +39,7 @@ class Chirp:
         self._limit = asyncio.Semaphore(concurrency)
         self._run = uuid.uuid4().hex[:8]  # handles and keys of this run's own
         self._registered = 0
+        self._written = 0  # posts and DMs, for keys of their own
 
     async def _send(self, call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
         async with self._limit:
@@ -76,7 +77,12 @@ class Chirp:
 
         await _all(one(a, b) for a, b in pairs)
 
-    async def post(self, authors: Iterable[Member], first: int = 0) -> list[int]:
+    def _numbers(self, count: int) -> range:
+        first = self._written
+        self._written += count
+        return range(first, first + count)
+
+    async def post(self, authors: Iterable[Member]) -> list[int]:
         """One post per author given (an author may come more than once); their ids."""
 
         async def one(n: int, author: Member) -> int:
@@ -88,9 +94,11 @@ class Chirp:
             _check(answer, "post")
             return int(answer.json()["id"])
 
-        return list(await _all(one(first + n, a) for n, a in enumerate(authors)))
+        chosen = list(authors)
+        numbers = self._numbers(len(chosen))
+        return list(await _all(one(n, a) for n, a in zip(numbers, chosen, strict=True)))
 
-    async def dm(self, pairs: Iterable[tuple[Member, Member]], first: int = 0) -> None:
+    async def dm(self, pairs: Iterable[tuple[Member, Member]]) -> None:
         async def one(n: int, sender: Member, peer: Member) -> None:
             headers = sender.auth | {"Idempotency-Key": f"{self._run}-d{n}"}
             body = {"text": DM_TEXT.format(n=n)}
@@ -99,7 +107,9 @@ class Chirp:
             )
             _check(answer, "dm")
 
-        await _all(one(first + n, a, b) for n, (a, b) in enumerate(pairs))
+        chosen = list(pairs)
+        numbers = self._numbers(len(chosen))
+        await _all(one(n, a, b) for n, (a, b) in zip(numbers, chosen, strict=True))
 
 
 def _check(answer: httpx.Response, what: str) -> None:

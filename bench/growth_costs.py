@@ -24,6 +24,7 @@ AUTHORS = 10
 READERS = 20
 POSTS_EACH = 11  # 110 posts in every reader's home: a full page of 100 and more behind it
 CONNECTIONS = 16
+SHARE_PAGE = 20
 OUTBOX = "gw:outbox:posts"
 DRAIN_TIMEOUT_S = 120.0
 
@@ -52,14 +53,19 @@ def read_cost(
     for size in sizes:  # warm up: connections, caches, each size's code path
         run_wrk(url, page_requests(readers, size), min(2.0, duration_s), CONNECTIONS)
     cpu: dict[int, list[float]] = {size: [] for size in sizes}
+    shares: dict[str, list[float]] = {name: [] for name in GATEWAY_PATH}
     rps: dict[int, list[float]] = {size: [] for size in sizes}
     errors = 0
     for n in range(rounds):
         order = list(sizes) if n % 2 == 0 else list(reversed(sizes))
         for size in order:
-            before = cpu_seconds(pids)
+            before = [cpu_seconds([pid]) for pid in pids]
             result = run_wrk(url, page_requests(readers, size), duration_s, CONNECTIONS)
-            cpu[size].append((cpu_seconds(pids) - before) * 1000 / max(1, result.requests))
+            spent = [cpu_seconds([pid]) - b for pid, b in zip(pids, before, strict=True)]
+            cpu[size].append(sum(spent) * 1000 / max(1, result.requests))
+            if size == SHARE_PAGE:
+                for name, seconds in zip(GATEWAY_PATH, spent, strict=True):
+                    shares[name].append(seconds * 1000 / max(1, result.requests))
             rps[size].append(result.rps)
             errors += result.errors
             say(f"round {n + 1}/{rounds}: page {size}: {cpu[size][-1]:.2f} ms CPU per read")
@@ -76,6 +82,8 @@ def read_cost(
             for size in sizes
         },
         "processes": list(GATEWAY_PATH),
+        # Where a read of the default page spends its CPU (ms per read, by process).
+        "by_process_page_20": {n: round(statistics.median(v), 4) for n, v in shares.items() if v},
         "rounds": rounds,
         "duration_s": duration_s,
         "connections": CONNECTIONS,
@@ -101,12 +109,10 @@ async def outbox_drain(
     is seconds per entry, the intercept the time before the first delivery)."""
     redis = aioredis.Redis.from_url(stack.layout.redis_url)
     runs: list[dict[str, float]] = []
-    queued_before = 0
     try:
         for depth in depths:
             stack.send_signal("posts", signal.SIGKILL)
-            await chirp.post([author] * depth, first=10_000_000 + queued_before)
-            queued_before += depth
+            await chirp.post([author] * depth)
             queued = int(await redis.xlen(OUTBOX))
             stack.restart("posts")
             pids = [stack.pid(name) for name in ("gateway", "posts", "redis")]

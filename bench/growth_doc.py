@@ -5,7 +5,9 @@ members (bench.growth.render writes it into docs/performance.md)."""
 from collections.abc import Callable
 from typing import Any
 
+from services.common.wire import POST_EVENTS_STREAM
 from services.gateway.outbox import MAX_ENTRIES
+from services.posts.settings import PostsSettings
 
 # The stack sized in the worked example: what a million members might do, stated so a reader can
 # put in their own (each line of the example shows its arithmetic).
@@ -16,6 +18,7 @@ EXAMPLE_READS_PER_S = 10_000
 EXAMPLE_PAGE = 20
 EXAMPLE_OUTAGE_S = 60
 EXAMPLE_POSTS_PER_S = 100
+STREAM_CAP: int = PostsSettings.model_fields["stream_max_len"].default
 
 
 def _size(n_bytes: float) -> str:
@@ -35,7 +38,7 @@ def table(growth: dict[str, Any]) -> str:
     memory, reads, outbox = growth["memory"], growth["reads"], growth["outbox"]
     members, posts, dms = memory["members"], memory["posts"], memory["dms"]
     rows = [
-        "| cost | formula (fitted) | per 1k | residual | measured over |",
+        "| cost | formula (fitted) | for 1k | residual | measured over |",
         "|---|---|---|---|---|",
     ]
 
@@ -43,7 +46,7 @@ def table(growth: dict[str, Any]) -> str:
         fit = phase["fit"]
         return (
             f"| Redis memory per {what} ({assumption}) | bytes = {fit['slope']:.0f} x {n}"
-            f" + {fit['intercept']:.0f} | {_size(fit['slope'] * 1000)} |"
+            f" {_signed(fit['intercept'], '.0f')} | {_size(fit['slope'] * 1000)} |"
             f" {_size(fit['residual'])} | {_span(fit['x'])} {n} |"
         )
 
@@ -59,19 +62,24 @@ def table(growth: dict[str, Any]) -> str:
     cpu = reads["cpu_ms_per_read"]
     rows.append(
         f"| CPU per home-timeline read (gateway, timeline replicas, Redis) |"
-        f" ms = {cpu['slope']:.4f} x page + {cpu['intercept']:.3f} |"
-        f" {cpu['slope'] * 1000:.0f} ms per 1k posts paged |"
+        f" ms = {cpu['slope']:.4f} x page {_signed(cpu['intercept'], '.3f')} |"
+        f" {(cpu['slope'] * EXAMPLE_PAGE + cpu['intercept']):.2f} CPU-s per 1k reads of"
+        f" {EXAMPLE_PAGE} |"
         f" {cpu['residual']:.3f} ms | pages of {', '.join(map(str, reads['pages']))} |"
     )
     drain = outbox["delivery_s"]
     rows.append(
         f"| Outbox drain once posts returns (one gateway delivering) | s ="
         f" {outbox['first_delivery_s']:.1f} (wait for the first delivery) + depth /"
-        f" {outbox['entries_per_s']:.0f} + {drain['intercept']:.2f} |"
-        f" {drain['slope'] * 1000:.1f} s per 1k entries | {drain['residual']:.2f} s |"
+        f" {outbox['entries_per_s']:.0f} {_signed(drain['intercept'], '.2f')} |"
+        f" {drain['slope'] * 1000:.1f} s to deliver 1k entries | {drain['residual']:.2f} s |"
         f" depths {_span(drain['x'])} |"
     )
     return "\n".join(rows)
+
+
+def _signed(value: float, spec: str) -> str:
+    return f"{'-' if value < 0 else '+'} {abs(value):{spec}}"
 
 
 def _span(xs: list[float]) -> str:
@@ -86,6 +94,8 @@ def breakdown(growth: dict[str, Any]) -> str:
     expiring = _family_sum(posts, lambda _, f: bool(f["expires"]))
     homes = _family_sum(posts, lambda n, _: n.startswith("tl:home:"))
     account = _family_sum(members, lambda n, _: n in ("users:{n}", "users:by_handle"))
+    shares = growth["reads"].get("by_process_page_20", {})
+    timeline = sum(v for k, v in shares.items() if k.startswith("timeline"))
     top = ", ".join(
         f"`{n}` {f['bytes_each']:.0f} B" for n, f in list(posts["families"].items())[:6]
     )
@@ -98,6 +108,8 @@ def breakdown(growth: dict[str, Any]) -> str:
         f" timeline's copy 30 days). Largest families: {top}.",
         f"- A DM: {_family_sum(dms, lambda _, f: not f['expires']):.0f} B kept,"
         f" {_family_sum(dms, lambda _, f: bool(f['expires'])):.0f} B expiring after 24 h.",
+        f"- A home read of 20 posts: gateway {shares.get('gateway', 0):.2f} ms, timeline"
+        f" replicas {timeline:.2f} ms, Redis {shares.get('redis', 0):.2f} ms of CPU.",
         f"- Once a home timeline is full ({large['home_cap']} posts, `{large['encodings'][0]}`"
         f" encoding) it holds {large['full_home_entry_bytes']:.0f} B per post,"
         f" {_size(large['full_home_bytes'])} per member; a follower set past Redis's compact"
@@ -107,22 +119,27 @@ def breakdown(growth: dict[str, Any]) -> str:
 
 
 def example(growth: dict[str, Any]) -> str:
-    """The worked example: a stack for a million members."""
+    """The worked example: a stack for a million members. A post's bytes (the used_memory
+    slope) are split by key family: its home entries (replaced by full home timelines), its
+    entry in the post event stream (which stops at its cap), its keys that expire, the rest."""
     memory, reads, outbox = growth["memory"], growth["reads"], growth["outbox"]
     members, posts, dms, large = memory["members"], memory["posts"], memory["dms"], memory["large"]
     n = EXAMPLE_MEMBERS
     n_posts, n_dms = n * EXAMPLE_POSTS_EACH, n * EXAMPLE_DMS_EACH
     homes = _family_sum(posts, lambda name, _: name.startswith("tl:home:"))
-    expiring = _family_sum(posts, lambda _, f: bool(f["expires"]))
-    post_own = posts["bytes_each"] - homes
-    full_homes = n * large["full_home_bytes"]
+    stream = _family_sum(posts, lambda name, _: name == POST_EVENTS_STREAM)
+    post_expiring = _family_sum(posts, lambda _, f: bool(f["expires"]))
+    post_kept = posts["bytes_each"] - homes - stream - post_expiring
+    dm_expiring = _family_sum(dms, lambda _, f: bool(f["expires"]))
     parts = {
         "members": n * members["bytes_each"],
-        "posts": n_posts * post_own,
-        "home timelines, all full": full_homes,
-        "DMs": n_dms * dms["bytes_each"],
+        "posts": n_posts * (post_kept + post_expiring),
+        "stream": min(n_posts, STREAM_CAP) * stream,
+        "homes": n * large["full_home_bytes"],
+        "dms": n_dms * dms["bytes_each"],
     }
     total = sum(parts.values())
+    expiring = n_posts * post_expiring + n_dms * dm_expiring
     cpu = reads["cpu_ms_per_read"]
     cpu_ms = cpu["slope"] * EXAMPLE_PAGE + cpu["intercept"]
     cores = EXAMPLE_READS_PER_S * cpu_ms / 1000
@@ -134,15 +151,17 @@ def example(growth: dict[str, Any]) -> str:
         f" ({members['follows_each']} follows each; add"
         f" {large['large_follower_set_entry_bytes']:.0f} B per follower of an account past"
         f" {large['set_max_intset_entries']} followers).",
-        f"- Posts: {EXAMPLE_POSTS_EACH} each, {n_posts:,} x {post_own:.0f} B (a post less its"
-        f" home entries) = {_size(parts['posts'])}: an upper bound, as {expiring:.0f} B of each"
-        f" post expire within 30 days.",
+        f"- Posts: {EXAMPLE_POSTS_EACH} each, {n_posts:,} x ({post_kept:.0f} B kept +"
+        f" {post_expiring:.0f} B that expire) = {_size(parts['posts'])}; the event stream stops"
+        f" at {STREAM_CAP:,} entries of {stream:.0f} B = {_size(parts['stream'])}.",
         f"- Home timelines: they stop growing at {large['home_cap']} posts; all full, {n:,} x"
-        f" {_size(large['full_home_bytes'])} = {_size(full_homes)}.",
+        f" {_size(large['full_home_bytes'])} = {_size(parts['homes'])}.",
         f"- DMs: {EXAMPLE_DMS_EACH} each, {n_dms:,} x {dms['bytes_each']:.0f} B ="
-        f" {_size(parts['DMs'])}.",
-        f"- Redis in all: about **{_size(total)}** (data; give Redis some 1.5x that for the"
-        f" allocator and a rewrite of its append-only file).",
+        f" {_size(parts['dms'])} ({dm_expiring:.0f} B of each expire).",
+        f"- Redis in all: about **{_size(total)}** of data, of which {_size(expiring)} are keys"
+        f" that expire (idempotency records after 24 h, the timeline's copy of a post after 30"
+        f" days): the figure for a stack whose posts and DMs are all recent. Give Redis some 1.5x"
+        f" the data for the allocator and a rewrite of its append-only file.",
         f"- Reads: {EXAMPLE_READS_PER_S:,} home reads/s of {EXAMPLE_PAGE} posts at"
         f" {cpu_ms:.2f} ms each = **{cores:.1f} cores** across gateway, timeline replicas and"
         f" Redis.",
@@ -154,6 +173,9 @@ def example(growth: dict[str, Any]) -> str:
 
 def markdown(growth: dict[str, Any]) -> str:
     mode = " (--quick)" if growth.get("quick") else ""
+    load = growth.get("load_average_1m")
+    if load:
+        mode += f", load average {load[0]:.1f} at the start and {load[1]:.1f} at the end"
     return "\n\n".join([
         table(growth),
         "Where the bytes go (MEMORY USAGE per key family, slopes over the same steps):",

@@ -174,7 +174,7 @@ async def posts_phase(
     async def add(done: int, count: int) -> None:
         authors = [rng.choice(graph.members) for _ in range(count - done)]
         reached.extend(1 + graph.followers.get(a.id, 0) for a in authors)
-        await chirp.post(authors, first=done)
+        await chirp.post(authors)
 
     result = await grow(redis, steps, add, settle, say)
     homes = sum(reached) / len(reached)
@@ -204,7 +204,7 @@ async def dms_phase(
                 graph.conversations.add(key)
                 pairs.append((a, b))
         sends = [pair for pair in pairs for _ in range(per_conversation)]
-        await chirp.dm(sends[: count - done], first=done)
+        await chirp.dm(sends[: count - done])
 
     result = await grow(redis, steps, add, None, say)
     return result | {"messages_per_conversation": per_conversation}

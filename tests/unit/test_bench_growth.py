@@ -84,7 +84,8 @@ def sample() -> dict[str, Any]:
     posts = _phase(
         2600.0,
         {"gw:idem:posts:{n}:{h}": (450.0, True), "posts:{n}": (260.0, False),
-         "tl:home:{n}": (180.0, False), "tl:post:{n}": (260.0, True)},
+         "tl:home:{n}": (180.0, False), "tl:post:{n}": (260.0, True),
+         "chirp:posts:events": (200.0, False)},
         homes_per_post=6.0, home_entry_bytes=30.0,
     )  # fmt: skip
     dms = _phase(
@@ -117,18 +118,26 @@ def test_the_table_gives_each_cost_its_formula_and_the_fan_out_it_assumes() -> N
     assert "10 messages per conversation" in text
     assert "ms = 0.0060 x page + 1.500" in text
     assert "s = 4.0 (wait for the first delivery) + depth / 200 + 0.10" in text
+    assert "1.62 CPU-s per 1k reads of 20" in text
 
 
 def test_the_worked_example_is_the_arithmetic_of_the_figures() -> None:
     text = growth_doc.example(sample())
     assert "1,000,000 x 1000 B = 1.0 GB" in text  # members
-    # A post less its home entries (2600 - 180 B), 20 per member.
-    assert "20,000,000 x 2420 B" in text and "48.4 GB" in text
-    assert "1,000,000 x 96.0 KB = 96.0 GB" in text  # full home timelines
-    assert "20,000,000 x 1200 B = 24.0 GB" in text  # DMs
-    assert "**169.4 GB**" in text  # 1.0 + 48.4 + 96.0 + 24.0
+    # 2600 B a post: 180 in homes, 200 in the stream, 710 expiring, 1510 kept.
+    assert "20,000,000 x (1510 B kept + 710 B that expire) = 44.4 GB" in text
+    assert "200,000 entries of 200 B = 40.0 MB" in text  # the stream stops at its cap
+    assert "1,000,000 x 96.0 KB = 96.0 GB" in text  # full home timelines replace home entries
+    assert "20,000,000 x 1200 B = 24.0 GB (700 B of each expire)" in text  # DMs
+    assert "**165.4 GB** of data, of which 28.2 GB are keys that expire" in text
     assert "1.62 ms each = **16.2 cores**" in text  # 10,000 reads/s x (0.006 x 20 + 1.5) ms
     assert "6,000 entries in the outbox, delivered 34 s after" in text  # 4 + 0.005 x 6000 + 0.1
+
+
+def test_negative_intercepts_are_written_as_a_subtraction() -> None:
+    figures = sample()
+    figures["memory"]["dms"]["fit"]["intercept"] = -5548.0
+    assert "bytes = 1200 x DMs - 5548 |" in growth_doc.table(figures)
 
 
 def test_render_writes_its_section_once_and_then_replaces_only_its_own_block(
