@@ -39,7 +39,7 @@ NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics", "/v1/status"})
 @dataclass(frozen=True)
 class AdmissionPolicy:
     max_limit: int = 256
-    min_limit: int = 8
+    min_limit: int = 32
     max_waiting: int = 64
     queue_timeout_s: float = 0.02
     lag_target_s: float = 0.01

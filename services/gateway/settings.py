@@ -29,7 +29,7 @@ class GatewaySettings(ServiceSettings):
     # adaptive limit of requests worked on at once, the event-loop lag it keeps under, how many
     # may wait for a place and for how long, and each request's budget.
     admission_max_limit: int = Field(256, ge=1)
-    admission_min_limit: int = Field(8, ge=1)
+    admission_min_limit: int = Field(32, ge=1)
     admission_lag_target_s: float = Field(0.01, gt=0)
     admission_queue: int = Field(64, ge=0)
     admission_queue_timeout_s: float = Field(0.02, ge=0)
