@@ -15,9 +15,9 @@ HOME_PREFIX = "tl:home:"
 AUTHOR_PREFIX = "tl:author:"
 # A page in one round trip: the ids, newest first, then their records (a page read is the
 # service's hot path; two round trips cost a tenth of its time, docs/performance.md). With heavy
-# accounts followed, each of their lists gives at most `limit` ids under the bound, and the
-# newest `limit` of all of them, each once, make the page. Ids are post ids, whose order is
-# their time order; as Lua numbers they are exact (below 2^53).
+# accounts followed, each list gives at most `limit` ids under the bound, newest first, and a
+# merge of their heads takes the newest `limit` of all of them, each once. Ids are post ids,
+# whose order is their time order; as Lua numbers they are exact (below 2^53).
 PAGE_SCRIPT = """
 -- KEYS: the reader's home, then the post lists of the heavy accounts they follow
 -- ARGV: upper bound ('+inf' or '(id'), limit, record prefix
@@ -26,19 +26,28 @@ local ids
 if #KEYS == 1 then
   ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', 0, limit)
 else
-  local seen, all = {}, {}
-  for _, key in ipairs(KEYS) do
-    local got = redis.call('ZREVRANGEBYSCORE', key, ARGV[1], '-inf', 'LIMIT', 0, limit)
-    for _, id in ipairs(got) do
-      if not seen[id] then
-        seen[id] = true
-        all[#all + 1] = id
-      end
+  local lists, heads, values = {}, {}, {}
+  for k, key in ipairs(KEYS) do
+    lists[k] = redis.call('ZREVRANGEBYSCORE', key, ARGV[1], '-inf', 'LIMIT', 0, limit)
+    heads[k] = 1
+    values[k] = tonumber(lists[k][1])
+  end
+  ids = {}
+  local seen = {}
+  while #ids < limit do
+    local best = nil
+    for k = 1, #lists do
+      if values[k] ~= nil and (best == nil or values[k] > values[best]) then best = k end
+    end
+    if best == nil then break end
+    local id = lists[best][heads[best]]
+    heads[best] = heads[best] + 1
+    values[best] = tonumber(lists[best][heads[best]])
+    if not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
     end
   end
-  table.sort(all, function(a, b) return tonumber(a) > tonumber(b) end)
-  ids = {}
-  for i = 1, math.min(limit, #all) do ids[i] = all[i] end
 end
 if #ids == 0 then return {} end
 local keys = {}
