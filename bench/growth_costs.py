@@ -137,6 +137,7 @@ async def outbox_drain(
         "entries_per_s": round(1 / fit["slope"], 1) if fit["slope"] > 0 else None,
         "delivery_s": fit,
         "first_delivery_s": round(statistics.median(r["first_delivery_s"] for r in runs), 3),
+        "cpu_ms_per_entry": round(statistics.median(r["cpu_ms_per_entry"] for r in runs), 3),
         "runs": runs,
     }
 

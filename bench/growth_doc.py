@@ -110,6 +110,8 @@ def breakdown(growth: dict[str, Any]) -> str:
         f" {_family_sum(dms, lambda _, f: bool(f['expires'])):.0f} B expiring after 24 h.",
         f"- A home read of 20 posts: gateway {shares.get('gateway', 0):.2f} ms, timeline"
         f" replicas {timeline:.2f} ms, Redis {shares.get('redis', 0):.2f} ms of CPU.",
+        f"- An outbox entry: {growth['outbox'].get('cpu_ms_per_entry', 0):.2f} ms of CPU"
+        f" (gateway, posts, Redis) to deliver; entries go one at a time, oldest first.",
         f"- Once a home timeline is full ({large['home_cap']} posts, `{large['encodings'][0]}`"
         f" encoding) it holds {large['full_home_entry_bytes']:.0f} B per post,"
         f" {_size(large['full_home_bytes'])} per member; a follower set past Redis's compact"

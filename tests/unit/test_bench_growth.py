@@ -104,6 +104,7 @@ def sample() -> dict[str, Any]:
     outbox = {
         "entries_per_s": 200.0,
         "first_delivery_s": 4.0,
+        "cpu_ms_per_entry": 3.0,
         "delivery_s": {"slope": 0.005, "intercept": 0.1, "residual": 0.05, "x": [200.0, 1000.0]},
     }
     memory = {"members": members, "posts": posts, "dms": dms, "large": large}
@@ -132,6 +133,15 @@ def test_the_worked_example_is_the_arithmetic_of_the_figures() -> None:
     assert "**165.4 GB** of data, of which 28.2 GB are keys that expire" in text
     assert "1.62 ms each = **16.2 cores**" in text  # 10,000 reads/s x (0.006 x 20 + 1.5) ms
     assert "6,000 entries in the outbox, delivered 34 s after" in text  # 4 + 0.005 x 6000 + 0.1
+
+
+def test_where_the_bytes_go_is_read_from_the_key_families() -> None:
+    text = growth_doc.breakdown(sample())
+    assert "- A member: 500 B for the account and its handle, 190 B for its two follow sets" in text
+    assert "30 B per home it reaches (180 B in all), 710 B in keys that expire" in text
+    assert "- A DM: 400 B kept, 700 B expiring" in text
+    assert "3.00 ms of CPU (gateway, posts, Redis) to deliver" in text
+    assert "holds 120 B per post, 96.0 KB per member" in text
 
 
 def test_negative_intercepts_are_written_as_a_subtraction() -> None:
