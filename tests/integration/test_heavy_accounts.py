@@ -14,6 +14,7 @@ import redis
 import redis.asyncio as aioredis
 
 from services.timeline.store import HomeTimelines
+from services.users.store import UserStore
 from stack.layout import LocalLayout
 from stack.local import LocalStack
 from tests.integration.chirp import eventually, follow, post, sign_up, timeline_ids
@@ -197,3 +198,35 @@ def test_with_users_down_a_reader_without_a_kept_list_gets_the_home_set_flagged(
         and 'fallback="heavy-posts-missing"' in line
     ]
     assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_users_keeps_the_heavy_set_sticky_and_answers_fanout_targets(
+    own_layout: LocalLayout,
+) -> None:
+    async def main() -> None:
+        client = aioredis.Redis.from_url(own_layout.redis_url, decode_responses=True)
+        try:
+            await client.flushdb()
+            for user_id in (1, 2, 3, 4, 5, 6):
+                await client.hset(f"users:{user_id}", mapping={"id": user_id})
+            users = UserStore(client, heavy_followers=3)
+            await users.follow(2, 1)
+            await users.follow(3, 1)
+            assert await users.fanout_targets(1) == (False, [2, 3])
+            await users.follow(4, 1)  # the third follower: heavy from now on
+            assert await users.fanout_targets(1) == (True, [])
+            await users.unfollow(4, 1)
+            await users.unfollow(3, 1)
+            assert await users.fanout_targets(1) == (True, [])  # sticky
+            # A follower set grown past the threshold without the follow script (a bulk seed)
+            # turns heavy at its first fan-out.
+            await client.sadd("users:5:followers", 1, 2, 3, 4)
+            assert await users.fanout_targets(5) == (True, [])
+            await users.follow(2, 6)
+            assert await users.heavy_following(2) == [1]  # 6 is not heavy
+            await client.sadd("users:2:following", 5)
+            assert await users.heavy_following(2) == [1, 5]
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
