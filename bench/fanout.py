@@ -42,7 +42,7 @@ def _plan(quick: bool, hybrid: bool) -> dict[str, int]:
     seconds."""
     if hybrid:
         return {"cost": 6 if quick else 20, "visible": 4 if quick else 15}
-    return {"cost": 2 if quick else 4, "visible": 2 if quick else 5}
+    return {"cost": 2 if quick else 3, "visible": 2 if quick else 4}
 
 
 def _percentile(values: list[float], q: float) -> float:
