@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import outage
-from bench.read_path import GATEWAY_PATH, Target, cpu_seconds, gateway_requests
+from bench.read_path import GATEWAY_PATH, STACK_ENV, Target, cpu_seconds, gateway_requests
 from bench.seeded import local_stack, seed_readers
 from bench.wrk import run_wrk
 from stack.local import LocalStack
@@ -60,7 +60,9 @@ def _median(values: list[float]) -> float:
 def read_path(checkouts: dict[str, Path], rounds: int, duration_s: float) -> dict[str, Any]:
     with ExitStack() as stacks:
         sides = {
-            name: target_of(stacks.enter_context(local_stack("on", checkout=checkouts[name])))
+            name: target_of(
+                stacks.enter_context(local_stack("on", env=STACK_ENV, checkout=checkouts[name]))
+            )
             for name in SIDES
         }
         rps: dict[str, list[float]] = {name: [] for name in SIDES}
