@@ -4,14 +4,15 @@ and the reports (which read it). Times are seconds from the start of the run."""
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["ok", "error", "degraded"]
+Outcome = Literal["ok", "error", "degraded", "shed"]
 
 
 @dataclass(frozen=True)
 class RequestRecord:
     """One request of the load: when it was sent, how long it took, how it ended.
     `error` is what a user would call broken (5xx, timeout, refused); `degraded` is a whole
-    answer served by a fallback (the X-Degraded header)."""
+    answer served by a fallback (the X-Degraded header); `shed` a request the gateway refused at
+    once to stay within its capacity (503 /overloaded), not counted as an error."""
 
     t: float
     name: str

@@ -5,7 +5,8 @@ ended, for the chaos verdict's exact per-phase figures. A single process writes 
 periodic reports, and the master serves them at `/failwhale/requests?after=N`.
 
 `error` is what a user would call broken (a failed request: 5xx, timeout, refused); `degraded`
-is an answer with `X-Degraded`. Entries that are not requests (oracle violations, dropped
+is an answer with `X-Degraded`; `shed` an answer the gateway shed (503 /overloaded), refused
+quickly by design, not an error. Entries that are not requests (oracle violations, dropped
 open-loop arrivals) are left out."""
 
 import json
@@ -15,6 +16,8 @@ from typing import Any, TextIO
 from flask import jsonify, request
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
+
+from loadtest.shed import SHED
 
 NOT_REQUESTS = {"ORACLE", "OPEN_LOOP"}
 REPORT_KEY = "failwhale_requests"
@@ -75,7 +78,8 @@ def _record(
     if request_type in NOT_REQUESTS or not (_out or _role["worker"]):
         return
     degraded = bool(response is not None and _header(response, "x-degraded"))
-    outcome = "error" if exception is not None else "degraded" if degraded else "ok"
+    shed = exception is not None and str(exception).startswith(SHED)
+    outcome = "shed" if shed else "error" if exception else "degraded" if degraded else "ok"
     sent = start_time if start_time else time.time() - response_time / 1000
     line = {"t": round(sent, 4), "name": f"{request_type} {name}",
             "latency_ms": round(response_time, 2), "outcome": outcome}  # fmt: skip

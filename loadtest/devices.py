@@ -4,19 +4,24 @@ promises), counted on the scoreboard (degraded or not), and every write and chec
 recorded in the operation history for the oracles.
 
 A write carries an idempotency key and is sent again, with the same key, when its outcome is
-unknown (no answer, a 5xx, a 409 while the first attempt is still running).
+unknown (no answer, a 5xx, a 409 while the first attempt is still running). An answer shed by
+the gateway (503 /overloaded) is none of these: it took no effect, it is counted as `shed` (not
+an error), and the device sends nothing more until its Retry-After has passed.
 """
 
 import json
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from locust.contrib.fasthttp import FastHttpSession
 
 from loadtest.accounts import Account
 from loadtest.history import Event, History, key_in, outcome_of, tagged
 from loadtest.scoreboard import Scoreboard
+from loadtest.shed import SHED, is_shed, retry_after_s
+
+if TYPE_CHECKING:  # locust monkey-patches on import: the tests of devices run without it
+    from locust.contrib.fasthttp import FastHttpSession
 
 PAGE = 20
 DM_PAGE = 50
@@ -28,6 +33,7 @@ class Answer:
     status: int  # 0: no answer (timeout, refused, reset)
     body: Any = None
     degraded: list[str] = field(default_factory=list)
+    shed: bool = False
 
     @property
     def items(self) -> list[dict[str, Any]]:
@@ -39,7 +45,7 @@ class Device:
     def __init__(
         self,
         name: str,
-        session: FastHttpSession,
+        session: "FastHttpSession",
         account: Account,
         history: History,
         board: Scoreboard,
@@ -51,6 +57,11 @@ class Device:
         self.board = board
         self.token = ""
         self.dm_cursors: dict[str, int] = {}  # peer -> highest seq this device has read
+        self.quiet_until = 0.0  # a shed answer's Retry-After: nothing is sent before then
+
+    def backoff_s(self) -> float:
+        """How long this device still holds off, as a shed answer's Retry-After asked."""
+        return max(0.0, self.quiet_until - time.time())
 
     @property
     def handle(self) -> str:
@@ -92,7 +103,7 @@ class Device:
         text = tagged(text, key)
         invoked = self.history.invoke("post", self.handle, self.name, {"key": key, "text": text})
         answer = self._write("/v1/posts", "/v1/posts", {"text": text}, key)
-        outcome = outcome_of(answer.status)
+        outcome = "fail" if answer.shed else outcome_of(answer.status)
         value: dict[str, Any] = {"status": answer.status}
         if outcome == "ok":
             if isinstance(answer.body, dict) and "id" in answer.body:
@@ -109,7 +120,7 @@ class Device:
         value = {"key": key, "peer": peer, "text": text}
         invoked = self.history.invoke("dm", self.handle, self.name, value)
         answer = self._write(f"/v1/dms/{peer}", "/v1/dms/[handle]", {"text": text}, key)
-        outcome = outcome_of(answer.status)
+        outcome = "fail" if answer.shed else outcome_of(answer.status)
         done: dict[str, Any] = {"status": answer.status}
         if outcome == "ok":
             if isinstance(answer.body, dict) and "seq" in answer.body:
@@ -124,7 +135,7 @@ class Device:
         answer = Answer(0)
         for _ in range(WRITE_ATTEMPTS):
             answer = self._call("POST", path, name, (201, 202), body, key=key)
-            if outcome_of(answer.status) != "unknown":
+            if answer.shed or outcome_of(answer.status) != "unknown":
                 break
         return answer
 
@@ -214,8 +225,12 @@ class Device:
                 parsed = json.loads(response.text) if response.text else None
             except ValueError:
                 parsed = None
+            shed = is_shed(status, parsed)
             if status in expected:
                 response.success()
+            elif shed:
+                self.quiet_until = time.time() + retry_after_s(response.headers)
+                response.failure(f"{SHED}: 503 Overloaded")
             elif status == 0:
                 error = getattr(response, "error", None)
                 response.failure(f"no answer: {type(error).__name__}")
@@ -223,4 +238,4 @@ class Device:
                 title = parsed.get("title") if isinstance(parsed, dict) else None
                 response.failure(f"{status} {title or ''}".strip())
         self.board.answered(f"{method} {name}", degraded)
-        return Answer(status, parsed, degraded)
+        return Answer(status, parsed, degraded, shed)

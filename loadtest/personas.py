@@ -3,7 +3,9 @@ app (reading the home timeline dominates everything). Each user plays one accoun
 a phone and a laptop, each with its own HTTP client and its own session token.
 
 Weights: scrollers 6, posters 2, chatters 2, networkers 1. In open-loop mode (`--rate`) the same
-tasks arrive at a constant rate instead of after each other (loadtest/open_loop.py).
+tasks arrive at a constant rate instead of after each other (loadtest/open_loop.py). A user
+whose request was shed (503 /overloaded) honours its Retry-After: a closed-loop user waits that
+long before its next task, an open-loop user lets the arrivals of that time go unsent.
 """
 
 import functools
@@ -35,6 +37,8 @@ def action(weight: int) -> Callable[[Callable[[Any], None]], Callable[[Any], Non
     def decorate(body: Callable[[Any], None]) -> Callable[[Any], None]:
         @functools.wraps(body)
         def run(user: "ChirpUser") -> None:
+            if user.open_loop is not None and user.backoff_s() > 0:
+                return  # a shed answer's Retry-After: this arrival is not sent
             if not user.signed_in:
                 user.sign_in()  # not yet (users was down at start, say): try again
             elif user.open_loop is None:
@@ -91,7 +95,11 @@ class ChirpUser(FastHttpUser):
         if self.open_loop is not None:
             return self.open_loop.wait()
         think = self.load.settings.think_time
-        return self.rng.uniform(0.5 * think, 1.5 * think)
+        return max(self.rng.uniform(0.5 * think, 1.5 * think), self.backoff_s())
+
+    def backoff_s(self) -> float:
+        """Until the later Retry-After of a shed answer to either device has passed."""
+        return max(self.phone.backoff_s(), self.laptop.backoff_s())
 
     def sign_in(self) -> None:
         """Both devices log in (a new account registers first); a new account follows its
