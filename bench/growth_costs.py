@@ -53,7 +53,7 @@ def read_cost(
     for size in sizes:  # warm up: connections, caches, each size's code path
         run_wrk(url, page_requests(readers, size), min(2.0, duration_s), CONNECTIONS)
     cpu: dict[int, list[float]] = {size: [] for size in sizes}
-    shares: dict[str, list[float]] = {name: [] for name in GATEWAY_PATH}
+    shares: dict[int, dict[str, list[float]]] = {s: {n: [] for n in GATEWAY_PATH} for s in sizes}
     rps: dict[int, list[float]] = {size: [] for size in sizes}
     errors = 0
     for n in range(rounds):
@@ -63,13 +63,16 @@ def read_cost(
             result = run_wrk(url, page_requests(readers, size), duration_s, CONNECTIONS)
             spent = [cpu_seconds([pid]) - b for pid, b in zip(pids, before, strict=True)]
             cpu[size].append(sum(spent) * 1000 / max(1, result.requests))
-            if size == SHARE_PAGE:
-                for name, seconds in zip(GATEWAY_PATH, spent, strict=True):
-                    shares[name].append(seconds * 1000 / max(1, result.requests))
+            for name, seconds in zip(GATEWAY_PATH, spent, strict=True):
+                shares[size][name].append(seconds * 1000 / max(1, result.requests))
             rps[size].append(result.rps)
             errors += result.errors
             say(f"round {n + 1}/{rounds}: page {size}: {cpu[size][-1]:.2f} ms CPU per read")
     medians = [statistics.median(cpu[size]) for size in sizes]
+    by_process = {
+        size: {name: round(statistics.median(v), 4) for name, v in shares[size].items()}
+        for size in sizes
+    }
     return {
         "cpu_ms_per_read": fit_entry([float(s) for s in sizes], medians, digits=4),
         "pages": {
@@ -78,12 +81,17 @@ def read_cost(
                 "cpu_ms_runs": [round(c, 4) for c in cpu[size]],
                 "reads_per_s": round(statistics.median(rps[size]), 1),
                 "items": items[size],
+                "by_process_ms": by_process[size],
             }
             for size in sizes
         },
         "processes": list(GATEWAY_PATH),
+        # The gateway's own share, against the page size.
+        "gateway_cpu_ms_per_read": fit_entry(
+            [float(s) for s in sizes], [by_process[s]["gateway"] for s in sizes], digits=4
+        ),
         # Where a read of the default page spends its CPU (ms per read, by process).
-        "by_process_page_20": {n: round(statistics.median(v), 4) for n, v in shares.items() if v},
+        "by_process_page_20": by_process.get(SHARE_PAGE, {}),
         "rounds": rounds,
         "duration_s": duration_s,
         "connections": CONNECTIONS,

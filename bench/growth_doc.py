@@ -67,6 +67,14 @@ def table(growth: dict[str, Any]) -> str:
         f" {EXAMPLE_PAGE} |"
         f" {cpu['residual']:.3f} ms | pages of {', '.join(map(str, reads['pages']))} |"
     )
+    gateway = reads.get("gateway_cpu_ms_per_read")
+    if gateway is not None:
+        rows.append(
+            f"| the gateway's share of it | ms = {gateway['slope']:.4f} x page"
+            f" {_signed(gateway['intercept'], '.3f')} |"
+            f" {(gateway['slope'] * EXAMPLE_PAGE + gateway['intercept']):.2f} CPU-s per 1k reads"
+            f" of {EXAMPLE_PAGE} | {gateway['residual']:.3f} ms | the same reads |"
+        )
     drain = outbox["delivery_s"]
     rows.append(
         f"| Outbox drain once posts returns (one gateway delivering) | s ="
@@ -156,7 +164,8 @@ def example(growth: dict[str, Any]) -> str:
         f"- Posts: {EXAMPLE_POSTS_EACH} each, {n_posts:,} x ({post_kept:.0f} B kept +"
         f" {post_expiring:.0f} B that expire) = {_size(parts['posts'])}; the event stream stops"
         f" at {STREAM_CAP:,} entries of {stream:.0f} B = {_size(parts['stream'])}.",
-        f"- Home timelines: they stop growing at {large['home_cap']} posts; all full, {n:,} x"
+        f"- Home timelines: they stop growing at {large['home_cap']} posts"
+        f" (`FAILWHALE_TIMELINE_HOME_MAX_LEN`); all full, {n:,} x"
         f" {_size(large['full_home_bytes'])} = {_size(parts['homes'])}.",
         f"- DMs: {EXAMPLE_DMS_EACH} each, {n_dms:,} x {dms['bytes_each']:.0f} B ="
         f" {_size(parts['dms'])} ({dm_expiring:.0f} B of each expire).",

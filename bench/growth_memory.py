@@ -21,15 +21,16 @@ import redis.asyncio as aioredis
 
 from bench.growth_client import Chirp, Member
 from bench.growth_fit import fit_entry, linear_fit
+from services.timeline.settings import TimelineSettings
 
 Settle = Callable[[], Awaitable[None]]
 Say = Callable[[str], None]
 QUIET_TIMEOUT_S = 60.0
 SCAN_BATCH = 500
 # Shapes of the structures that grow past Redis's compact encodings in a large stack: a home
-# timeline at its cap (800 post ids, the timeline service's default) and a heavy account's
-# follower set. Written under scratch keys, measured, deleted.
-HOME_CAP = 800
+# timeline at its cap (the timeline service's default) and a heavy account's follower set.
+# Written under scratch keys, measured, deleted.
+HOME_CAP: int = TimelineSettings.model_fields["home_max_len"].default
 LARGE_SET = 10_000
 
 

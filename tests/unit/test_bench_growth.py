@@ -99,6 +99,7 @@ def sample() -> dict[str, Any]:
     }  # fmt: skip
     reads = {
         "cpu_ms_per_read": {"slope": 0.006, "intercept": 1.5, "residual": 0.04},
+        "gateway_cpu_ms_per_read": {"slope": 0.002, "intercept": 0.8, "residual": 0.03},
         "pages": {"1": {}, "20": {}, "50": {}, "100": {}},
     }
     outbox = {
@@ -120,6 +121,7 @@ def test_the_table_gives_each_cost_its_formula_and_the_fan_out_it_assumes() -> N
     assert "ms = 0.0060 x page + 1.500" in text
     assert "s = 4.0 (wait for the first delivery) + depth / 200 + 0.10" in text
     assert "1.62 CPU-s per 1k reads of 20" in text
+    assert "| the gateway's share of it | ms = 0.0020 x page + 0.800 | 0.84 CPU-s" in text
 
 
 def test_the_worked_example_is_the_arithmetic_of_the_figures() -> None:
