@@ -80,13 +80,18 @@ def refuse_if_spent(dependency: str) -> None:
         )
 
 
-def stamped(headers: dict[str, str], dependency: str) -> dict[str, str]:
-    """The headers of a call, with the budget left added when the request has a deadline
-    (`refuse_if_spent` when nothing is left)."""
+def stamped(
+    headers: dict[str, str], dependency: str, call_timeout_s: float | None = None
+) -> dict[str, str]:
+    """The headers of a call, with its budget added when the request has a deadline: what is
+    left of the request's, or the call's own timeout if that is sooner (the caller gives up on
+    the call then). `refuse_if_spent` when nothing is left."""
     left = remaining_s()
     if left is None:
         return headers
     refuse_if_spent(dependency)
+    if call_timeout_s is not None:
+        left = min(left, call_timeout_s)
     return headers | {HEADER: str(max(1, int(left * 1000)))}
 
 

@@ -47,7 +47,7 @@ class AdmissionPolicy:
     tick_s: float = 0.005
     retry_after_s: int = 1
     # Each admitted request's budget from its arrival (None: no deadline).
-    budget_s: float | None = 3.0
+    budget_s: float | None = 6.0
 
 
 class Admission:

@@ -33,7 +33,9 @@ class GatewaySettings(ServiceSettings):
     admission_lag_target_s: float = Field(0.01, gt=0)
     admission_queue: int = Field(64, ge=0)
     admission_queue_timeout_s: float = Field(0.02, ge=0)
-    request_budget_s: float = Field(3.0, gt=0)
+    # Above the slowest edge's deadline (5.5 s, a sign-up's password hash): the budget only
+    # bites on time a request lost before its calls (waiting for a place, a slow first call).
+    request_budget_s: float = Field(6.0, gt=0)
 
     @field_validator("timeline_discovery")
     @classmethod

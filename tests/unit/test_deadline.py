@@ -161,3 +161,14 @@ async def test_no_call_is_made_once_the_budget_is_spent(
     # the breaker did not count the caller's spent budget against the dependency
     assert downstream.breaker.state == "closed"
     assert downstream.outcomes.count() == 0
+
+
+async def test_a_call_carries_its_own_timeout_when_that_is_sooner_than_the_budget(
+    downstream: Downstream, calls: list[httpx.Request]
+) -> None:
+    token = deadline.start(10.0)  # the edge's read timeout (1 s) ends the call first
+    try:
+        await downstream.request("GET", "/internal/timeline")
+    finally:
+        deadline.end(token)
+    assert 0 < int(calls[0].headers[deadline.HEADER]) <= 1000
