@@ -149,7 +149,7 @@ class Downstream:
         self, call: "_Call", limits: httpx.Timeout, admission: Admission | None, guarded: bool
     ) -> httpx.Response:
         try:
-            headers = budget.stamped(call.headers, self.name, limits.read)  # what is left of the budget
+            headers = budget.stamped(call.headers, self.name, limits.read)  # the budget left
             response = await self.client.request(
                 call.method, call.url, json=call.json, params=call.params,
                 headers=headers, timeout=limits,
