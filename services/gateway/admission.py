@@ -14,6 +14,11 @@ hash, a dependency under a latency fault) cost the loop nothing: they never lowe
 and the edges' own bulkheads bound them. A lone late tick (the process descheduled a moment) is
 not a backlog and changes nothing.
 
+A request without a body (GET, HEAD) whose client has already gone when its turn comes (it gave
+up while the gateway was behind) is dropped, not worked on: counted as shed (`client-gone`), with
+no answer, since nobody is there to read it. Work for callers who left is what keeps an
+overloaded server down after the crowd has gone.
+
 Each admitted request's budget (services.common.deadline) starts when it arrives, so the time
 it waited for a place counts against it. Health, readiness, metrics and status are never shed:
 an orchestrator or an operator must still see an overloaded gateway as alive.
@@ -26,13 +31,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import deadline
 from services.common.bulkhead import Bulkhead, BulkheadFull
 from services.common.errors import Overloaded, problem_response
 from services.common.metrics import ServiceMetrics
 
+BODILESS = frozenset({"GET", "HEAD"})
 NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics", "/v1/status"})
 
 
@@ -60,7 +66,7 @@ class Admission:
         self.places = Bulkhead(
             "gateway", policy.max_limit, policy.max_waiting, policy.queue_timeout_s
         )
-        self.shed: dict[str, int] = {"queue-full": 0, "queue-timeout": 0}
+        self.shed: dict[str, int] = {"queue-full": 0, "queue-timeout": 0, "client-gone": 0}
         self.lag_s = 0.0  # the smallest lag of the last interval
         self._limit = float(policy.max_limit)
         self._reached = False
@@ -93,6 +99,10 @@ class Admission:
     def waiting(self) -> int:
         return self.places.waiting
 
+    def count(self, reason: str) -> None:
+        self.shed[reason] += 1
+        self._series[reason].inc()
+
     async def enter(self) -> str | None:
         """Takes a place, waiting for one if the policy allows; returns None once admitted, or
         the reason the request is shed (it then holds no place)."""
@@ -102,8 +112,7 @@ class Admission:
             await self.places.enter()
         except BulkheadFull as exc:
             reason = "queue-timeout" if isinstance(exc.__cause__, TimeoutError) else "queue-full"
-            self.shed[reason] += 1
-            self._series[reason].inc()
+            self.count(reason)
             return reason
         return None
 
@@ -158,6 +167,12 @@ class AdmissionControl:
         if scope["type"] != "http" or scope["path"] in NEVER_SHED:
             await self.app(scope, receive, send)
             return
+        if scope["method"] in BODILESS:
+            first = await receive()  # ready at once: a bodiless request is read whole
+            if first["type"] == "http.disconnect":
+                self.admission.count("client-gone")
+                return
+            receive = _replayed(first, receive)
         budget_s = self.admission.policy.budget_s
         token = deadline.start(budget_s) if budget_s is not None else None
         try:
@@ -172,6 +187,16 @@ class AdmissionControl:
         finally:
             if token is not None:
                 deadline.end(token)
+
+
+def _replayed(first: Message, receive: Receive) -> Receive:
+    """`receive`, giving the message already read first."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, retry_s: int, reason: str) -> None:

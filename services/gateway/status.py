@@ -43,7 +43,7 @@ class DiscoveryStatus(BaseModel):
 class AdmissionStatus(BaseModel):
     """The gateway's admission control: its adaptive limit now and the event-loop lag it
     follows, requests worked on and waiting, and those shed since start, by reason
-    (queue-full, queue-timeout)."""
+    (queue-full, queue-timeout, client-gone: a bodiless request whose client had left)."""
 
     limit: int
     loop_lag_ms: float

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from services.common import deadline
 from services.common.bulkhead import Bulkhead
@@ -65,7 +65,7 @@ async def test_past_the_limit_and_the_waiting_room_a_request_is_shed_with_503_ov
     assert shed.headers["retry-after"] == "1"
     assert shed.json()["type"].endswith("/overloaded")
     assert app.entered == 3
-    assert admission.shed == {"queue-full": 1, "queue-timeout": 0}
+    assert admission.shed == {"queue-full": 1, "queue-timeout": 0, "client-gone": 0}
     assert shed_count(metrics, "queue-full") == 1
 
 
@@ -158,3 +158,49 @@ async def test_a_lowered_limit_is_not_handed_on_to_a_waiting_caller() -> None:
     bulkhead.leave()  # now the waiting caller gets it
     await waiting
     assert bulkhead.in_flight == 1
+
+
+def scope_of(method: str) -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": "/v1/timeline", "headers": []}
+
+
+async def test_a_bodiless_request_whose_client_has_gone_is_dropped_unworked() -> None:
+    admission, metrics = gate()
+    app = Held()
+    app.release.set()
+    sent: list[Message] = []
+
+    async def gone() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await AdmissionControl(app, admission)(scope_of("GET"), gone, send)
+    assert app.entered == 0 and sent == []
+    assert admission.shed["client-gone"] == 1
+    assert shed_count(metrics, "client-gone") == 1
+    assert admission.in_flight == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_admitted_request_reads_its_own_request_message(method: str) -> None:
+    admission, _ = gate()
+    read: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        read.append(await receive())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    body: Message = {"type": "http.request", "body": b"{}", "more_body": False}
+    messages = [body]
+
+    async def receive() -> Message:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    await AdmissionControl(app, admission)(scope_of(method), receive, send)
+    assert read == [body]
