@@ -75,6 +75,12 @@ class OpenLoop:
             return
         self.in_flight.spawn(self._timed, due, action, *args)
 
+    def withhold(self) -> None:
+        """The arrival due is not sent (the user honours a shed answer's Retry-After): the
+        schedule was kept, so it counts as offered, apart from those sent."""
+        self.arrivals.take_due(self.clock())
+        self.ledger.arrival(withheld=True)
+
     def stop(self) -> None:
         self.in_flight.kill(block=True, timeout=5)
 

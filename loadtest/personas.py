@@ -38,6 +38,7 @@ def action(weight: int) -> Callable[[Callable[[Any], None]], Callable[[Any], Non
         @functools.wraps(body)
         def run(user: "ChirpUser") -> None:
             if user.open_loop is not None and user.backoff_s() > 0:
+                user.open_loop.withhold()  # kept the schedule: offered, counted as withheld
                 return  # a shed answer's Retry-After: this arrival is not sent
             if not user.signed_in:
                 user.sign_in()  # not yet (users was down at start, say): try again

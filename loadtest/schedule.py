@@ -79,9 +79,10 @@ class Ledger:
         self.started = clock()
         self.steady_from: float | None = None
         self.ended: float | None = None
-        self.arrivals = 0  # issued or dropped
+        self.arrivals = 0  # issued, dropped or withheld
         self.steady_arrivals = 0
         self.dropped = 0
+        self.withheld = 0  # not sent while a shed answer's Retry-After held the user back
         self.late = 0
         self.lateness = Histogram()  # ms from due to start, of every action started
         self.latency = Histogram()  # ms from the action's start to its end
@@ -95,10 +96,12 @@ class Ledger:
         if self.ended is None:
             self.ended = self.clock()
 
-    def arrival(self, dropped: bool = False) -> None:
-        """An arrival came to be issued (or dropped) now."""
+    def arrival(self, dropped: bool = False, withheld: bool = False) -> None:
+        """An arrival came to be issued (or dropped, or withheld) now. A withheld arrival kept
+        the schedule: the client chose not to send it (the system asked it to back off)."""
         self.arrivals += 1
         self.dropped += dropped
+        self.withheld += withheld
         if self.steady_from is not None and self.ended is None:
             self.steady_arrivals += 1
 
@@ -125,6 +128,7 @@ class Ledger:
             # each worker's own, added up by `merge` (the windows of workers overlap)
             "offered_rate": _per_s(self.steady_arrivals, steady_s),
             "dropped": self.dropped,
+            "withheld": self.withheld,
             "late": self.late,
             "lateness": self.lateness.to_dict(),
             "latency": self.latency.to_dict(),
@@ -158,6 +162,7 @@ def merge(snapshots: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
         "steady_arrivals": sum(int(p.get("steady_arrivals", 0)) for p in parts),
         "offered_rate": round(sum(float(r) for r in rates), 1) if complete else None,
         "dropped": sum(int(p.get("dropped", 0)) for p in parts),
+        "withheld": sum(int(p.get("withheld", 0)) for p in parts),
         "late": sum(int(p.get("late", 0)) for p in parts),
         **{key: h.to_dict() for key, h in histograms.items()},
     }
@@ -177,6 +182,7 @@ def figures(ledger: dict[str, Any]) -> dict[str, Any]:
         "steady_s": ledger.get("steady_s"),
         "arrivals": ledger.get("arrivals", 0),
         "dropped": ledger.get("dropped", 0),
+        "withheld": ledger.get("withheld", 0),
         "late": ledger.get("late", 0),
         "late_share": round(int(ledger.get("late", 0)) / started, 4) if started else 0.0,
         "late_tolerance_ms": round(1000 * LATE_TOLERANCE_S),

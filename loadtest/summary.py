@@ -121,7 +121,8 @@ def open_loop_rows(snapshot: dict[str, Any]) -> list[tuple[str, str, str]]:
     lateness, plain, corrected = shown["lateness"], shown["latency"], shown["corrected_latency"]
     rows = [
         ("offered", "ramping" if offered is None else f"{offered:g}/s",
-         f"of {shown['rate']:g} actions/s once every user had spawned"),
+         f"of {shown['rate']:g} actions/s once every user had spawned; "
+         f"{shown['withheld']} withheld for a Retry-After, {shown['dropped']} dropped"),
         ("late arrivals", f"{shown['late']} of {shown['arrivals']}",
          f"over {shown['late_tolerance_ms']} ms late; lateness p50 {_ms(lateness['p50_ms'])}, "
          f"p99 {_ms(lateness['p99_ms'])}, max {_ms(lateness['max_ms'])}"),

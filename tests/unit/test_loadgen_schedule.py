@@ -84,6 +84,21 @@ def test_a_dropped_arrival_counts_as_offered_and_dropped_with_no_latency() -> No
     loop.in_flight.join()
 
 
+def test_an_arrival_withheld_for_a_retry_after_kept_the_schedule() -> None:
+    clock = FakeClock(0.0)
+    loop, drops = loop_at(clock, rate=10.0, first_due=0.1)
+    loop.ledger.steady()
+    loop.wait()
+    clock.now = 0.9  # held back past its due time by the user's backoff, then withheld
+    loop.withhold()
+    loop.wait()
+    clock.now = 1.0
+    snapshot = loop.ledger.snapshot()
+    assert (snapshot["arrivals"], snapshot["withheld"], snapshot["late"]) == (1, 1, 0)
+    assert snapshot["offered_rate"] == 1.0 and snapshot["lateness"] == {} and not drops
+    assert loop.arrivals.take_due(5.0) == 0.2  # the next one is due on its schedule
+
+
 def test_the_offered_rate_counts_the_steady_window_only() -> None:
     clock = FakeClock(0.0)
     ledger = Ledger(10.0, clock)
