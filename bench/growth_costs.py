@@ -4,6 +4,7 @@ outbox is delivered once the posts service returns from an outage, against the o
 """
 
 import asyncio
+import math
 import signal
 import statistics
 import time
@@ -113,8 +114,7 @@ async def outbox_drain(
     stack: LocalStack, chirp: Chirp, author: Member, depths: Sequence[int], say: Say
 ) -> dict[str, Any]:
     """For each depth: posts killed, that many posts accepted into the outbox, posts started
-    again; the time from posts ready to the outbox empty, fitted against the depth (the slope
-    is seconds per entry, the intercept the time before the first delivery)."""
+    again, and the outbox's length followed from posts' readiness until it is empty."""
     redis = aioredis.Redis.from_url(stack.layout.redis_url)
     runs: list[dict[str, float]] = []
     try:
@@ -124,42 +124,63 @@ async def outbox_drain(
             queued = int(await redis.xlen(OUTBOX))
             stack.restart("posts")
             pids = [stack.pid(name) for name in ("gateway", "posts", "redis")]
-            cpu_before, start = cpu_seconds(pids), time.monotonic()
-            first = await _drained(redis, queued)
+            cpu_before = cpu_seconds(pids)
+            run = await _drain(redis, queued)
             cpu = cpu_seconds(pids) - cpu_before
-            runs.append({
-                "depth": queued,
-                "drain_s": round(time.monotonic() - start, 3),
-                "first_delivery_s": round(first, 3),
-                "cpu_ms_per_entry": round(cpu * 1000 / max(1, queued), 3),
-            })  # fmt: skip
-            say(f"outbox of {queued}: empty {runs[-1]['drain_s']:.1f} s after posts returned")
+            runs.append(run | {"cpu_ms_per_entry": round(cpu * 1000 / max(1, queued), 3)})
+            say(f"outbox of {queued}: empty {run['drain_s']:.1f} s after posts returned")
     finally:
         await redis.aclose()
-    # The wait before the first delivery (the breaker's reset, the drainer's backoff) varies
-    # by a second from one outage to the next: the line is fitted to the delivery alone.
-    depths_done = [float(r["depth"]) for r in runs]
-    delivering = [r["drain_s"] - r["first_delivery_s"] for r in runs]
-    fit = fit_entry(depths_done, delivering, digits=5)
+    return drain_figures(runs)
+
+
+def drain_figures(runs: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The delivery rate, from the steady part of each drain (after a tenth of the outbox has
+    gone: before that, the breaker's reset, the drainer's backoff and the restarted service's
+    first requests make a wait that varies by seconds from one outage to the next), fitted
+    against the entries it delivered; then the wait, the median of what each drain took beyond
+    its depth at that rate, and how far the runs are from `wait + depth / rate`."""
+    steady = fit_entry(
+        [r["steady_entries"] for r in runs], [r["drain_s"] - r["steady_from_s"] for r in runs], 5
+    )
+    rate = 1 / steady["slope"] if steady["slope"] > 0 else None
+    waits = [r["drain_s"] - r["depth"] / rate for r in runs] if rate else []
+    wait = statistics.median(waits) if waits else None
+    residual = (
+        math.sqrt(sum((w - wait) ** 2 for w in waits) / len(waits)) if wait is not None else None
+    )
     return {
-        "entries_per_s": round(1 / fit["slope"], 1) if fit["slope"] > 0 else None,
-        "delivery_s": fit,
+        "entries_per_s": None if rate is None else round(rate, 1),
+        "wait_s": None if wait is None else round(wait, 3),
+        "residual_s": None if residual is None else round(residual, 3),
+        "steady_s": steady,
         "first_delivery_s": round(statistics.median(r["first_delivery_s"] for r in runs), 3),
         "cpu_ms_per_entry": round(statistics.median(r["cpu_ms_per_entry"] for r in runs), 3),
-        "runs": runs,
+        "runs": list(runs),
     }
 
 
-async def _drained(redis: aioredis.Redis, queued: int) -> float:
-    """Waits for the outbox to be empty; returns the seconds to its first delivery."""
+async def _drain(redis: aioredis.Redis, queued: int) -> dict[str, float]:
+    """Follows the outbox until it is empty: when its first entry went, when a tenth had gone
+    (and how many were left then), when the last went; seconds from now."""
     start = time.monotonic()
     first: float | None = None
+    steady: tuple[float, int] | None = None
     while True:
         depth = int(await redis.xlen(OUTBOX))
+        now = time.monotonic() - start
         if first is None and depth < queued:
-            first = time.monotonic() - start
+            first = now
+        if steady is None and depth <= queued - max(1, queued // 10):
+            steady = (now, depth)
         if depth == 0:
-            return first if first is not None else 0.0
-        if time.monotonic() - start > DRAIN_TIMEOUT_S:
+            return {
+                "depth": queued,
+                "drain_s": round(now, 3),
+                "first_delivery_s": round(first if first is not None else now, 3),
+                "steady_from_s": round(steady[0] if steady else now, 3),
+                "steady_entries": steady[1] if steady else 0,
+            }
+        if now > DRAIN_TIMEOUT_S:
             raise TimeoutError(f"{depth} entries still in the outbox after {DRAIN_TIMEOUT_S} s")
         await asyncio.sleep(0.01)

@@ -75,13 +75,11 @@ def table(growth: dict[str, Any]) -> str:
             f" {(gateway['slope'] * EXAMPLE_PAGE + gateway['intercept']):.2f} CPU-s per 1k reads"
             f" of {EXAMPLE_PAGE} | {gateway['residual']:.3f} ms | the same reads |"
         )
-    drain = outbox["delivery_s"]
     rows.append(
         f"| Outbox drain once posts returns (one gateway delivering) | s ="
-        f" {outbox['first_delivery_s']:.1f} (wait for the first delivery) + depth /"
-        f" {outbox['entries_per_s']:.0f} {_signed(drain['intercept'], '.2f')} |"
-        f" {drain['slope'] * 1000:.1f} s to deliver 1k entries | {drain['residual']:.2f} s |"
-        f" depths {_span(drain['x'])} |"
+        f" {outbox['wait_s']:.1f} + depth / {outbox['entries_per_s']:.0f} |"
+        f" {1000 / outbox['entries_per_s']:.1f} s to deliver 1k entries |"
+        f" {outbox['residual_s']:.2f} s | depths {_span([r['depth'] for r in outbox['runs']])} |"
     )
     return "\n".join(rows)
 
@@ -119,7 +117,9 @@ def breakdown(growth: dict[str, Any]) -> str:
         f"- A home read of 20 posts: gateway {shares.get('gateway', 0):.2f} ms, timeline"
         f" replicas {timeline:.2f} ms, Redis {shares.get('redis', 0):.2f} ms of CPU.",
         f"- An outbox entry: {growth['outbox'].get('cpu_ms_per_entry', 0):.2f} ms of CPU"
-        f" (gateway, posts, Redis) to deliver; entries go one at a time, oldest first.",
+        f" (gateway, posts, Redis) to deliver; entries go one at a time, oldest first. The"
+        f" first went {growth['outbox'].get('first_delivery_s', 0):.1f} s after posts was ready"
+        f" (median: the breaker's reset timeout and the drainer's backoff).",
         f"- Once a home timeline is full ({large['home_cap']} posts, `{large['encodings'][0]}`"
         f" encoding) it holds {large['full_home_entry_bytes']:.0f} B per post,"
         f" {_size(large['full_home_bytes'])} per member; a follower set past Redis's compact"
@@ -154,8 +154,7 @@ def example(growth: dict[str, Any]) -> str:
     cpu_ms = cpu["slope"] * EXAMPLE_PAGE + cpu["intercept"]
     cores = EXAMPLE_READS_PER_S * cpu_ms / 1000
     depth = EXAMPLE_OUTAGE_S * EXAMPLE_POSTS_PER_S
-    delivery = outbox["delivery_s"]
-    drain_s = outbox["first_delivery_s"] + delivery["slope"] * depth + delivery["intercept"]
+    drain_s = outbox["wait_s"] + depth / outbox["entries_per_s"]
     return "\n".join([
         f"- Members: {n:,} x {members['bytes_each']:.0f} B = {_size(parts['members'])}"
         f" ({members['follows_each']} follows each; add"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bench import growth, growth_doc
+from bench.growth_costs import drain_figures
 from bench.growth_fit import fit_entry, linear_fit
 from bench.growth_memory import family
 
@@ -104,9 +105,11 @@ def sample() -> dict[str, Any]:
     }
     outbox = {
         "entries_per_s": 200.0,
+        "wait_s": 4.1,
+        "residual_s": 0.05,
         "first_delivery_s": 4.0,
         "cpu_ms_per_entry": 3.0,
-        "delivery_s": {"slope": 0.005, "intercept": 0.1, "residual": 0.05, "x": [200.0, 1000.0]},
+        "runs": [{"depth": 200}, {"depth": 1000}],
     }
     memory = {"members": members, "posts": posts, "dms": dms, "large": large}
     return {"memory": memory, "reads": reads, "outbox": outbox, "quick": False}
@@ -119,7 +122,10 @@ def test_the_table_gives_each_cost_its_formula_and_the_fan_out_it_assumes() -> N
     assert "bytes = 2600 x posts" in text and "2.6 MB" in text  # per 1k posts
     assert "10 messages per conversation" in text
     assert "ms = 0.0060 x page + 1.500" in text
-    assert "s = 4.0 (wait for the first delivery) + depth / 200 + 0.10" in text
+    assert (
+        "| s = 4.1 + depth / 200 | 5.0 s to deliver 1k entries | 0.05 s | depths 200-1,000 |"
+        in text
+    )
     assert "1.62 CPU-s per 1k reads of 20" in text
     assert "| the gateway's share of it | ms = 0.0020 x page + 0.800 | 0.84 CPU-s" in text
 
@@ -134,7 +140,7 @@ def test_the_worked_example_is_the_arithmetic_of_the_figures() -> None:
     assert "20,000,000 x 1200 B = 24.0 GB (700 B of each expire)" in text  # DMs
     assert "**165.4 GB** of data, of which 28.2 GB are keys that expire" in text
     assert "1.62 ms each = **16.2 cores**" in text  # 10,000 reads/s x (0.006 x 20 + 1.5) ms
-    assert "6,000 entries in the outbox, delivered 34 s after" in text  # 4 + 0.005 x 6000 + 0.1
+    assert "6,000 entries in the outbox, delivered 34 s after" in text  # 4.1 + 6000 / 200
 
 
 def test_where_the_bytes_go_is_read_from_the_key_families() -> None:
@@ -143,7 +149,22 @@ def test_where_the_bytes_go_is_read_from_the_key_families() -> None:
     assert "30 B per home it reaches (180 B in all), 710 B in keys that expire" in text
     assert "- A DM: 400 B kept, 700 B expiring" in text
     assert "3.00 ms of CPU (gateway, posts, Redis) to deliver" in text
+    assert "The first went 4.0 s after posts was ready" in text
     assert "holds 120 B per post, 96.0 KB per member" in text
+
+
+def test_the_drain_rate_comes_from_the_steady_part_and_the_wait_from_what_is_left() -> None:
+    # Each run: delivered at 200 entries/s after a wait of its own (1, 3 and 2 s).
+    runs = [
+        {"depth": d, "drain_s": w + d / 200, "steady_from_s": w + 0.1 * d / 200,
+         "steady_entries": 0.9 * d, "first_delivery_s": w, "cpu_ms_per_entry": 3.0}
+        for d, w in ((200, 1.0), (400, 3.0), (800, 2.0))
+    ]  # fmt: skip
+    figures = drain_figures(runs)
+    assert figures["entries_per_s"] == pytest.approx(200.0)
+    assert figures["wait_s"] == pytest.approx(2.0)
+    assert figures["residual_s"] == pytest.approx(math.sqrt(2 / 3), abs=1e-3)
+    assert figures["first_delivery_s"] == 2.0
 
 
 def test_negative_intercepts_are_written_as_a_subtraction() -> None:
