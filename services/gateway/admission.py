@@ -67,6 +67,9 @@ class Admission:
             "gateway", policy.max_limit, policy.max_waiting, policy.queue_timeout_s
         )
         self.shed: dict[str, int] = {"queue-full": 0, "queue-timeout": 0, "client-gone": 0}
+        self.refusals = {
+            r: Refusal(r, policy.retry_after_s) for r in ("queue-full", "queue-timeout")
+        }
         self.lag_s = 0.0  # the smallest lag of the last interval
         self._limit = float(policy.max_limit)
         self._reached = False
@@ -178,7 +181,7 @@ class AdmissionControl:
         try:
             shed = await self.admission.enter()
             if shed is not None:
-                await _refuse(scope, receive, send, self.admission.policy.retry_after_s, shed)
+                await self.admission.refusals[shed](send)
                 return
             try:
                 await self.app(scope, receive, send)
@@ -199,7 +202,24 @@ def _replayed(first: Message, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, retry_s: int, reason: str) -> None:
-    error = Overloaded(f"the gateway is at capacity ({reason}); retry after {retry_s} s", retry_s)
-    response = problem_response(error.status, error.title, error.detail, error.slug, error.headers)
-    await response(scope, receive, send)
+class Refusal:
+    """The 503 answer for one reason, built once: a shed answer must cost the gateway as little
+    as possible, or shedding a crowd takes the CPU the admitted requests need."""
+
+    def __init__(self, reason: str, retry_s: int) -> None:
+        error = Overloaded(
+            f"the gateway is at capacity ({reason}); retry after {retry_s} s", retry_s
+        )
+        response = problem_response(
+            error.status, error.title, error.detail, error.slug, error.headers
+        )
+        self.start: Message = {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": response.raw_headers,
+        }
+        self.body: Message = {"type": "http.response.body", "body": response.body}
+
+    async def __call__(self, send: Send) -> None:
+        await send(self.start)
+        await send(self.body)
