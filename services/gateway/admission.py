@@ -21,7 +21,8 @@ overloaded server down after the crowd has gone.
 
 Each admitted request's budget (services.common.deadline) starts when it arrives, so the time
 it waited for a place counts against it. Health, readiness, metrics and status are never shed:
-an orchestrator or an operator must still see an overloaded gateway as alive.
+an orchestrator or an operator must still see an overloaded gateway as alive. Sign-ups and
+log-ins take no place either: the users edge's own bulkhead and waiting room admit them.
 """
 
 import asyncio
@@ -39,6 +40,10 @@ from services.common.errors import Overloaded, problem_response
 from services.common.metrics import ServiceMetrics
 
 BODILESS = frozenset({"GET", "HEAD"})
+# Sign-ups and log-ins wait on a password hash in users, behind an edge of their own with its
+# own bounded waiting room (services.gateway.policies): that is their admission control. Holding
+# a place here while users hashes would shed cheap reads behind them.
+OWN_ADMISSION = frozenset({("POST", "/v1/users"), ("POST", "/v1/sessions")})
 NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics", "/v1/status"})
 
 
@@ -167,7 +172,11 @@ class AdmissionControl:
         self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in NEVER_SHED:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in NEVER_SHED
+            or (scope["method"], scope["path"]) in OWN_ADMISSION
+        ):
             await self.app(scope, receive, send)
             return
         if scope["method"] in BODILESS:

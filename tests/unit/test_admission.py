@@ -18,6 +18,9 @@ from services.gateway.admission import Admission, AdmissionControl, AdmissionPol
 pytestmark = pytest.mark.anyio
 
 
+NEVER_HELD = ("/healthz", "/readyz", "/metrics", "/v1/status", "/v1/sessions", "/v1/users")
+
+
 class Held:
     """An app whose requests wait until released; it records the budget each one ran with."""
 
@@ -29,7 +32,7 @@ class Held:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.entered += 1
         self.budgets.append(deadline.remaining_s())
-        if scope["path"] not in ("/healthz", "/readyz", "/metrics", "/v1/status"):
+        if scope["path"] not in NEVER_HELD:
             await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -86,8 +89,12 @@ async def test_a_request_that_waits_past_the_queue_timeout_is_shed() -> None:
     assert admission.in_flight == 0 and admission.waiting == 0
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/v1/status"])
-async def test_health_readiness_metrics_and_status_are_never_shed(path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/v1/status"),
+     ("POST", "/v1/sessions"), ("POST", "/v1/users")],
+)  # fmt: skip
+async def test_health_status_and_password_checks_are_never_shed(method: str, path: str) -> None:
     admission, _ = gate(max_limit=1, max_waiting=0)
     app = Held()
     transport = httpx.ASGITransport(app=AdmissionControl(app, admission))
@@ -95,7 +102,7 @@ async def test_health_readiness_metrics_and_status_are_never_shed(path: str) -> 
         busy = asyncio.create_task(client.get("/v1/timeline"))
         while admission.in_flight < 1:  # noqa: ASYNC110 (polls the gate)
             await asyncio.sleep(0.001)
-        answer = await client.get(path)
+        answer = await client.request(method, path)
         refused = await client.get("/v1/trends")
         app.release.set()
         await busy
