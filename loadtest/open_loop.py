@@ -78,8 +78,10 @@ class OpenLoop:
     def withhold(self) -> None:
         """The arrival due is not sent (the user honours a shed answer's Retry-After): the
         schedule was kept, so it counts as offered, apart from those sent."""
-        self.arrivals.take_due(self.clock())
+        now = self.clock()
+        due = self.arrivals.take_due(now)
         self.ledger.arrival(withheld=True)
+        self.ledger.started_late(due, now)  # a loop too slow to withhold on time is behind too
 
     def stop(self) -> None:
         self.in_flight.kill(block=True, timeout=5)

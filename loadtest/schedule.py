@@ -80,7 +80,7 @@ class Ledger:
         self.steady_from: float | None = None
         self.ended: float | None = None
         self.arrivals = 0  # issued, dropped or withheld
-        self.steady_arrivals = 0
+        self.steady_arrivals = 0  # offered (issued or withheld) within the steady window
         self.dropped = 0
         self.withheld = 0  # not sent while a shed answer's Retry-After held the user back
         self.late = 0
@@ -98,11 +98,13 @@ class Ledger:
 
     def arrival(self, dropped: bool = False, withheld: bool = False) -> None:
         """An arrival came to be issued (or dropped, or withheld) now. A withheld arrival kept
-        the schedule: the client chose not to send it (the system asked it to back off)."""
+        the schedule: the client chose not to send it (the system asked it to back off). A
+        dropped one was not offered: the generator had too many actions in flight to send it
+        (a tight loop of drops would otherwise look like a generator keeping up)."""
         self.arrivals += 1
         self.dropped += dropped
         self.withheld += withheld
-        if self.steady_from is not None and self.ended is None:
+        if self.steady_from is not None and self.ended is None and not dropped:
             self.steady_arrivals += 1
 
     def started_late(self, due: float, started: float) -> None:
@@ -201,9 +203,11 @@ def finding(shown: dict[str, Any]) -> dict[str, Any] | None:
     if shown.get("steady_s") is None:
         reasons.append("users were still spawning when the run ended")
     elif share is not None and share < OFFERED_SHARE_MIN:
+        dropped = int(shown.get("dropped", 0))
         reasons.append(
             f"offered {shown['offered_rate']:g} actions/s of {shown['rate']:g} "
-            f"({100 * share:.0f} % once every user had spawned)"
+            f"({100 * share:.0f} % once every user had spawned"
+            + (f"; {dropped} dropped with too many actions in flight)" if dropped else ")")
         )
     if shown.get("late_share", 0.0) > LATE_SHARE_MAX:
         lateness = shown["lateness"]

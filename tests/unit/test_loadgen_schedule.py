@@ -70,16 +70,19 @@ def test_a_first_action_is_due_when_issued_and_a_small_lateness_is_on_time() -> 
     assert shown["late"] == 0 and shown["lateness"]["max_ms"] == 40.0
 
 
-def test_a_dropped_arrival_counts_as_offered_and_dropped_with_no_latency() -> None:
+def test_a_dropped_arrival_is_counted_but_not_offered_and_has_no_latency() -> None:
     clock = FakeClock(0.0)
     loop, drops = loop_at(clock, rate=100.0, first_due=0.0)
+    loop.ledger.steady()
     blocker = gevent.event.Event()
     for _ in range(MAX_IN_FLIGHT):
         loop.in_flight.spawn(blocker.wait)
     loop.spawn(taking(clock, 0.01))
     assert drops == [1]
+    clock.now = 1.0
     snapshot = loop.ledger.snapshot()
     assert (snapshot["arrivals"], snapshot["dropped"], snapshot["lateness"]) == (1, 1, {})
+    assert snapshot["steady_arrivals"] == 0  # the rate offered does not count it
     blocker.set()
     loop.in_flight.join()
 
@@ -89,13 +92,14 @@ def test_an_arrival_withheld_for_a_retry_after_kept_the_schedule() -> None:
     loop, drops = loop_at(clock, rate=10.0, first_due=0.1)
     loop.ledger.steady()
     loop.wait()
-    clock.now = 0.9  # held back past its due time by the user's backoff, then withheld
+    clock.now = 0.9  # withheld, and 800 ms after its due time: the schedule slipped
     loop.withhold()
     loop.wait()
     clock.now = 1.0
     snapshot = loop.ledger.snapshot()
-    assert (snapshot["arrivals"], snapshot["withheld"], snapshot["late"]) == (1, 1, 0)
-    assert snapshot["offered_rate"] == 1.0 and snapshot["lateness"] == {} and not drops
+    assert (snapshot["arrivals"], snapshot["withheld"], snapshot["late"]) == (1, 1, 1)
+    assert snapshot["offered_rate"] == 1.0 and snapshot["lateness"] == {"800": 1}
+    assert snapshot["latency"] == {} and not drops  # nothing was sent
     assert loop.arrivals.take_due(5.0) == 0.2  # the next one is due on its schedule
 
 
