@@ -1,9 +1,15 @@
 """Admission control at the gateway's door: with the resilience layer on, at most `limit`
 requests are worked on at once; past that, up to `max_waiting` wait (first come, first served)
-at most `queue_timeout_s` for a place, and any other request is shed at once with
+for a place, and any other request is shed at once with
 `503 /overloaded` and `Retry-After`, before routing and without any downstream call. An
 overloaded gateway thus answers what it cannot serve soon in milliseconds, instead of queueing
 every request behind all the others until each one pays the whole queue.
+
+How long a request may wait follows CoDel's rule: a burst (the process descheduled a moment,
+many arrivals at once) is absorbed, waiting up to `queue_timeout_s`; but when requests have
+been waiting throughout the last interval, the queue is standing, not a burst, and a request
+waits at most `standing_queue_timeout_s` before it is shed: a standing queue only adds its
+delay to every request, and never drains on its own while the crowd lasts.
 
 The limit adapts to what the gateway itself can do (AIMD on its event loop's lag, as CoDel
 judges a queue by its minimum delay): every `interval_s`, if even the smallest lag of the
@@ -51,8 +57,10 @@ NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics", "/v1/status"})
 class AdmissionPolicy:
     max_limit: int = 256
     min_limit: int = 32
-    max_waiting: int = 64
-    queue_timeout_s: float = 0.02
+    max_waiting: int = 256
+    # How long a request may wait for a place: a burst is absorbed, a standing queue is not.
+    queue_timeout_s: float = 0.25
+    standing_queue_timeout_s: float = 0.01
     lag_target_s: float = 0.01
     interval_s: float = 0.1
     tick_s: float = 0.005
@@ -76,6 +84,7 @@ class Admission:
             r: Refusal(r, policy.retry_after_s) for r in ("queue-full", "queue-timeout")
         }
         self.lag_s = 0.0  # the smallest lag of the last interval
+        self.standing = False  # whether requests waited for a place throughout it
         self._limit = float(policy.max_limit)
         self._reached = False
         self._counter = Counter(
@@ -127,10 +136,15 @@ class Admission:
     def leave(self) -> None:
         self.places.leave()
 
-    def judge(self, smallest_lag_s: float) -> None:
-        """One interval's verdict on the limit (see the module docstring)."""
+    def judge(self, smallest_lag_s: float, fewest_waiting: int = 0) -> None:
+        """One interval's verdict on the limit and the queue's patience (see the module
+        docstring)."""
         policy = self.policy
         self.lag_s = smallest_lag_s
+        self.standing = fewest_waiting > 0
+        self.places.max_wait_s = (
+            policy.standing_queue_timeout_s if self.standing else policy.queue_timeout_s
+        )
         if smallest_lag_s > policy.lag_target_s:
             self._limit = max(policy.min_limit, self._limit * 0.8)
         elif self._reached:
@@ -153,15 +167,17 @@ class Admission:
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         tick, interval = self.policy.tick_s, self.policy.interval_s
-        smallest, interval_ends = float("inf"), loop.time() + interval
+        smallest, fewest = float("inf"), self.places.waiting
+        interval_ends = loop.time() + interval
         while True:
             due = loop.time() + tick
             await asyncio.sleep(tick)
             now = loop.time()
-            smallest = min(smallest, now - due)
+            smallest, fewest = min(smallest, now - due), min(fewest, self.places.waiting)
             if now >= interval_ends:
-                self.judge(smallest)
-                smallest, interval_ends = float("inf"), now + interval
+                self.judge(smallest, fewest)
+                smallest, fewest = float("inf"), self.places.waiting
+                interval_ends = now + interval
 
 
 class AdmissionControl:

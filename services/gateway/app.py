@@ -61,6 +61,7 @@ def admission_policy(settings: GatewaySettings) -> AdmissionPolicy:
         min_limit=min(settings.admission_min_limit, settings.admission_max_limit),
         max_waiting=settings.admission_queue,
         queue_timeout_s=settings.admission_queue_timeout_s,
+        standing_queue_timeout_s=settings.admission_standing_queue_timeout_s,
         lag_target_s=settings.admission_lag_target_s,
         budget_s=settings.request_budget_s,
     )

@@ -31,8 +31,9 @@ class GatewaySettings(ServiceSettings):
     admission_max_limit: int = Field(256, ge=1)
     admission_min_limit: int = Field(32, ge=1)
     admission_lag_target_s: float = Field(0.01, gt=0)
-    admission_queue: int = Field(64, ge=0)
-    admission_queue_timeout_s: float = Field(0.02, ge=0)
+    admission_queue: int = Field(256, ge=0)
+    admission_queue_timeout_s: float = Field(0.25, ge=0)
+    admission_standing_queue_timeout_s: float = Field(0.01, ge=0)
     # Above the slowest edge's deadline (5.5 s, a sign-up's password hash): the budget only
     # bites on time a request lost before its calls (waiting for a place, a slow first call).
     request_budget_s: float = Field(6.0, gt=0)

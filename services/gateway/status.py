@@ -50,6 +50,9 @@ class AdmissionStatus(BaseModel):
     in_flight: int
     max_waiting: int
     waiting: int
+    # Whether requests waited for a place throughout the last interval (a standing queue: each
+    # then waits at most the short timeout).
+    standing_queue: bool
     shed: dict[str, int]
 
 
@@ -129,6 +132,7 @@ def _admission(admission: Admission | None) -> AdmissionStatus | None:
         in_flight=admission.in_flight,
         max_waiting=admission.policy.max_waiting,
         waiting=admission.waiting,
+        standing_queue=admission.standing,
         shed=dict(admission.shed),
     )
 

@@ -211,3 +211,11 @@ async def test_an_admitted_request_reads_its_own_request_message(method: str) ->
 
     await AdmissionControl(app, admission)(scope_of(method), receive, send)
     assert read == [body]
+
+
+def test_a_standing_queue_gets_the_short_patience_and_a_burst_the_long_one() -> None:
+    admission, _ = gate(queue_timeout_s=0.25, standing_queue_timeout_s=0.01)
+    admission.judge(smallest_lag_s=0.0, fewest_waiting=3)  # waiters throughout the interval
+    assert admission.standing and admission.places.max_wait_s == 0.01
+    admission.judge(smallest_lag_s=0.0, fewest_waiting=0)  # the queue emptied at some point
+    assert not admission.standing and admission.places.max_wait_s == 0.25
