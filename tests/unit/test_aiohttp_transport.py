@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from services.common.aiohttp_transport import AiohttpTransport, InternalClient
+from services.common import aiohttp_transport
+from services.common.aiohttp_transport import AiohttpTransport, InternalClient, _with_query
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +121,59 @@ async def test_internal_client_timeouts_are_httpx_timeouts() -> None:
     async with tcp_server(silent) as url, InternalClient(8, httpx.Timeout(2.0)) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.request("GET", url, timeout=httpx.Timeout(0.2))
+
+
+async def _echo_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    request = await reader.readuntil(b"\r\n\r\n")
+    answer = request.split(b"\r\n\r\n")[0]
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n%s"
+        % (len(answer), answer)
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_plain_read_is_sent_without_an_httpx_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_request(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an httpx.Request was built for a plain read")
+
+    monkeypatch.setattr(aiohttp_transport.httpx, "Request", no_request)
+    async with tcp_server(_echo_headers) as url, InternalClient(8, httpx.Timeout(2.0)) as client:
+        answer = await client.request(
+            "GET", f"{url}/internal/timeline", params={"limit": 20, "before": 7},
+            headers={"X-Failwhale-Service": "cred", "Authorization": "Bearer t"},
+            timeout=httpx.Timeout(1.0),
+        )  # fmt: skip
+    lines = answer.text.split("\r\n")
+    assert lines[0] == "GET /internal/timeline?limit=20&before=7 HTTP/1.1"
+    assert "X-Failwhale-Service: cred" in lines and "Authorization: Bearer t" in lines
+    assert answer.status_code == 200 and answer.reason_phrase == "OK"
+    assert answer.headers["content-type"] == "text/plain"
+
+
+async def test_a_plain_read_to_a_closed_port_is_a_connect_error() -> None:
+    async with InternalClient(8, httpx.Timeout(2.0)) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.request("GET", f"http://127.0.0.1:{_closed_port()}/x", params={"a": 1})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 20, "before": 5}, {"q": "a b/c+d&e=f"}, {"q": "héllo #x"}, {"n": -3, "e": ""}],
+)
+def test_a_plain_query_is_written_as_httpx_writes_it(params: dict[str, object]) -> None:
+    expected = str(httpx.Request("GET", "http://h:1/x", params=params).url)
+    assert _with_query("http://h:1/x", params) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [("http://h/x", {"flag": True}), ("http://h/x", {"ids": [1, 2]}),
+     ("http://h/x", {"none": None}), ("http://h/x?a=1", {"b": 2})],
+)  # fmt: skip
+def test_other_queries_are_left_to_httpx(url: str, params: dict[str, object]) -> None:
+    assert _with_query(url, params) is None
