@@ -50,8 +50,10 @@ QUICK = Plan(40, 80, 1.6, 2.5, 5, {"half": 6, "2x": 8, "4x": 6, "back": 10}, 1.0
 
 async def find_capacity(client: OpenLoopClient, plan: Plan, say: Say) -> tuple[float, list[Any]]:
     """Open-loop steps of rising rate until goodput stops rising (or falls well short of the
-    rate offered); returns the best goodput and each step's figures."""
-    rate, best, tried = plan.search_start_rps, 0.0, []
+    rate offered); a step that misses is measured once more at the same rate before the search
+    ends (one stall of a shared machine is not the stack's capacity). Returns the best goodput
+    and each step's figures."""
+    rate, best, tried, missed = plan.search_start_rps, 0.0, [], False
     for _ in range(plan.search_steps):
         (step,) = await client.run([(rate, plan.search_step_s)])
         figures = step.figures(settle_s=1.0)
@@ -60,9 +62,12 @@ async def find_capacity(client: OpenLoopClient, plan: Plan, say: Say) -> tuple[f
         say(f"capacity search: {rate:.0f}/s offered, {goodput:.0f}/s good")
         rising = goodput > best * 1.05
         best = max(best, goodput)
-        if not rising or goodput < 0.85 * rate:
+        if rising and goodput >= 0.85 * rate:
+            rate, missed = rate * plan.search_factor, False
+        elif missed:
             break
-        rate *= plan.search_factor
+        else:
+            missed = True
     return best, tried
 
 
