@@ -137,7 +137,8 @@ chaos: venv-load ## run a scenario: make chaos SCENARIO=timeline-outage [BACKEND
 	@test -n '$(SCENARIO)' || { echo "make chaos SCENARIO=<name>; the catalogue:"; $(BIN)/failwhale chaos list; exit 2; }
 	$(BIN)/failwhale chaos run '$(SCENARIO)' --backend $(BACKEND) --resilience $(RESILIENCE) $(if $(JOIN),--join)
 
-# make bench: ONLY (a comma-separated subset of read_path,outage,resilience,footprint), QUICK=1
+# make bench: ONLY (a comma-separated subset of read_path,outage,resilience,footprint,fanout,
+# overload,loadgen,growth), QUICK=1
 # (shorter runs). Writes bench/results.json and the table in docs/performance.md. The read path
 # needs wrk (installed with apt-get when missing, as root); the footprint builds the images.
 ONLY ?=
