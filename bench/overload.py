@@ -1,9 +1,10 @@
 """Overload: does the stack shed what it cannot serve, or queue it until everyone waits?
 
 For resilience on, then off, each on a fresh local stack seeded with readers: the capacity is
-found first (open-loop home-timeline reads in steps of rising rate, until goodput stops rising;
-capacity = the best goodput), then one open-loop run, without a pause between its stages, at
-0.5x, 2x, 4x and back to 0.5x that capacity. Goodput counts 2xx answers that came within
+found first on the stack as built, resilience on (open-loop home-timeline reads in steps of
+rising rate, until goodput stops rising; capacity = the best goodput), then one open-loop run,
+without a pause between its stages, at 0.5x, 2x, 4x and back to 0.5x that capacity; the off
+side meets the same rates (the same crowd). Goodput counts 2xx answers that came within
 `GOOD_WITHIN_S` of when they were due; latencies are measured from when each request was due
 (bench.overload_client). Figures of a stage leave out its first `settle_s`.
 
@@ -89,10 +90,16 @@ def recovery_s(step: Step, settle_s: float = 0.0) -> float | None:
     return None if recovered_from is None else recovered_from * RECOVERY_BIN_S
 
 
-async def drive(url: str, tokens: list[str], plan: Plan, mode: str, say: Say) -> dict[str, Any]:
+async def drive(
+    url: str, tokens: list[str], plan: Plan, mode: str, say: Say, capacity: float | None
+) -> dict[str, Any]:
+    """One side: its capacity found first unless given (the off side is driven at the on side's
+    rates, so that both sides meet the same crowd), then the stages."""
     async with OpenLoopClient(url, timeline_reads(tokens)) as client:
-        capacity, search = await find_capacity(client, plan, say)
-        await asyncio.sleep(2.0)  # the search's last step drains
+        search: list[Any] = []
+        if capacity is None:
+            capacity, search = await find_capacity(client, plan, say)
+            await asyncio.sleep(2.0)  # the search's last step drains
         say(f"resilience {mode}: capacity {capacity:.0f}/s; 0.5x, 2x, 4x, 0.5x")
         stages = [(capacity * factor, plan.stage_s[name]) for name, factor in STAGES]
         steps = await client.run(stages)
@@ -123,12 +130,13 @@ async def seeded(stack: LocalStack, users: int) -> list[Reader]:
     raise AssertionError("unreachable")
 
 
-def run_side(mode: str, plan: Plan, say: Say) -> dict[str, Any]:
+def run_side(mode: str, plan: Plan, say: Say, capacity: float | None = None) -> dict[str, Any]:
     with local_stack(mode) as stack:
         readers = asyncio.run(seeded(stack, plan.users))
         tokens = [reader.token for reader in readers]
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(drive(stack.layout.gateway_url, tokens, plan, mode, say))
+            url = stack.layout.gateway_url
+            return runner.run(drive(url, tokens, plan, mode, say, capacity))
 
 
 def summarise(side: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +155,8 @@ def summarise(side: dict[str, Any]) -> dict[str, Any]:
 
 def run(quick: bool, say: Say) -> dict[str, Any]:
     plan = QUICK if quick else FULL
-    sides = {mode: run_side(mode, plan, say) for mode in ("on", "off")}
+    on_side = run_side("on", plan, say)
+    sides = {"on": on_side, "off": run_side("off", plan, say, on_side["capacity_rps"])}
     on, off = summarise(sides["on"]), summarise(sides["off"])
     load = [round(x, 2) for x in os.getloadavg()]
     raw = {"resilience_off": off, "load_average": load}
