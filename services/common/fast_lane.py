@@ -1,19 +1,21 @@
-"""The internal fast lane: a few internal GET routes (the gateway's home-timeline read first)
-served in front of the service's FastAPI app, past its routing and dependency solving.
+"""The fast lane: a few hot GET routes served in front of the service's FastAPI app, past its
+routing and dependency solving: timeline's internal `GET /internal/timeline` (the gateway's
+home-timeline read) and the gateway's public `GET /v1/timeline`.
 
-An internal call that takes the lane pays for what it needs: its user token and service
-credential verified (each verified once per process, then only its expiry checked:
-services.common.auth), its query read into plain ints, then the same ASGI layers the app runs
-around its routes (the chaos fault hook, the request metrics under the same route label, the
-caller's deadline) and the route's own function. Nothing else.
+A request that takes the lane pays for what it needs: its user token verified, and for an
+internal lane its service credential too (each verified once per process, then only its expiry
+checked: services.common.auth), its query read into plain ints, then the same ASGI layers the
+app runs around its routes (the gateway's admission control, the chaos fault hook, the request
+metrics under the same route label, the caller's deadline) and the route's own function.
+Nothing else.
 
-The lane only takes requests it can answer exactly as the app would: a GET with no body, a
-bearer user token and a service credential that both verify, a query of plain decimal numbers
-in range. Anything else (a bad or missing credential, a query to refuse, a body, another method)
-goes to the whole app, unchanged, which answers it as it always has (401, 422 problem+json, 405,
-413): the lane decides before it runs anything, so no request is half served by both. Errors
-raised while serving (a Redis outage, a ChirpError) are answered by the app's own exception
-handlers, so they leave in the same problem+json.
+The lane only takes requests it can answer exactly as the app would: a GET with no body, one
+bearer user token (and one service credential, for an internal lane) that verify, a query of
+plain decimal numbers in range. Anything else (a bad or missing credential, a query to refuse,
+a body, another method) goes to the whole app, unchanged, which answers it as it always has
+(401, 422 problem+json, 405, 413): the lane decides before it runs anything, so no request is
+half served by both. Errors raised while serving (a Redis outage, a ChirpError) are answered by
+the app's own exception handlers, so they leave in the same problem+json.
 """
 
 import inspect
@@ -30,13 +32,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.common.auth import SERVICE_HEADER, TokenKeys, User, verify_service_token
 from services.common.auth import verify_user_token as verify_user
 from services.common.errors import ChirpError
+from services.common.limits import PAGE_DEFAULT, PAGE_MAX
 
 # What a lane's query parser gets (each name once, values undecoded) and gives: the handler's
 # arguments, or None to leave the request to the whole app.
 Query = Mapping[str, str]
 Parser = Callable[[Query], tuple[Any, ...] | None]
-# The handler: the app's state, the verified user, the parsed arguments -> the answer.
-Handler = Callable[[Any, User, tuple[Any, ...]], Awaitable[Response]]
+# The handler: the app's state, the verified user, their raw token (forwarded on the calls made
+# on their behalf), the parsed arguments -> the answer.
+Handler = Callable[[Any, User, str, tuple[Any, ...]], Awaitable[Response]]
+Layer = Callable[[ASGIApp], ASGIApp]
 
 _AUTHORIZATION = b"authorization"
 _SERVICE = SERVICE_HEADER.lower().encode()
@@ -51,6 +56,7 @@ class Lane:
     parse: Parser
     handler: Handler
     route: BaseRoute  # the FastAPI route it stands in for (its path labels the metrics)
+    internal: bool = True  # a service credential is needed beside the user's token
 
 
 class LaneRouter(APIRouter):
@@ -61,12 +67,14 @@ class LaneRouter(APIRouter):
         super().__init__(**kwargs)
         self.lanes: list[Lane] = []
 
-    def lane(self, path: str, parse: Parser, handler: Handler) -> None:
-        """A fast lane for `GET <prefix><path>`, which must be a GET route of this router."""
+    def lane(self, path: str, parse: Parser, handler: Handler, *, internal: bool = True) -> None:
+        """A fast lane for `GET <prefix><path>`, which must be a GET route of this router.
+        `internal`: the route takes a service credential (InternalCaller) beside the user's
+        token; a public route (internal=False) takes the user's token alone."""
         full = self.prefix + path
         for route in self.routes:
             if getattr(route, "path", None) == full and "GET" in getattr(route, "methods", ()):
-                self.lanes.append(Lane(full, parse, handler, route))
+                self.lanes.append(Lane(full, parse, handler, route, internal))
                 return
         raise ValueError(f"a fast lane needs a GET route of its own: {full}")
 
@@ -83,6 +91,14 @@ def decimal_query(query: Query, name: str, low: int, high: int, default: int | N
     if not low <= value <= high:
         raise ValueError(name)
     return value
+
+
+def page_query(query: Query) -> tuple[int, int | None]:
+    """`limit` and `before` as services.common.paging's LimitQuery and BeforeQuery take them
+    (ValueError: not plain, in-range numbers; the route then answers)."""
+    limit = decimal_query(query, "limit", 1, PAGE_MAX, PAGE_DEFAULT)
+    assert limit is not None
+    return limit, decimal_query(query, "before", 1, 2**63 - 1, None)
 
 
 def _query(raw: bytes) -> dict[str, str] | None:
@@ -105,19 +121,25 @@ def _query(raw: bytes) -> dict[str, str] | None:
 
 class FastLanes:
     """The lanes of one app. `layers` wraps the lanes' one endpoint in the ASGI layers the app
-    runs around its routes (built once: they keep per-series caches)."""
+    runs around its routes (built once: they keep per-series caches); `wrap` adds one the app
+    puts in front of them all later (the gateway's admission control)."""
 
     def __init__(
         self,
         app: FastAPI,
         lanes: list[Lane],
         keys: TokenKeys,
-        layers: Callable[[ASGIApp], ASGIApp] = lambda endpoint: endpoint,
+        layers: Layer = lambda endpoint: endpoint,
     ) -> None:
         self.app = app
         self.keys = keys
         self.lanes = {lane.path: lane for lane in lanes}
         self._layered = layers(self._endpoint)
+
+    def wrap(self, layer: Layer) -> None:
+        """Runs `layer` in front of the lanes' layers, as the app's outermost middleware runs in
+        front of its stack."""
+        self._layered = layer(self._layered)
 
     def admit(self, scope: Scope) -> Scope | None:
         """The request's scope, ready for `serve`, if the lane answers it; None: the whole app
@@ -125,17 +147,21 @@ class FastLanes:
         lane = self.lanes.get(scope["path"])
         if lane is None or scope["method"] != "GET":
             return None
-        token = service = None
+        authorization = service = None
         for name, value in scope["headers"]:
             if name == _AUTHORIZATION:
-                token = value
+                if authorization is not None:
+                    return None  # sent twice: the app decides which one it reads
+                authorization = value
             elif name == _SERVICE:
+                if service is not None:
+                    return None
                 service = value
             elif name in _BODY_HEADERS and value != b"0":
                 return None
-        user = self._verified(token, service)
+        caller = self._verified(authorization, service, lane.internal)
         query = _query(scope["query_string"])
-        if user is None or query is None:
+        if caller is None or query is None:
             return None
         try:
             args = lane.parse(query)
@@ -145,29 +171,36 @@ class FastLanes:
             return None
         scope["app"] = self.app
         scope["route"] = lane.route  # the route label the request metrics use
-        scope[_LANE] = (lane, user, args)
+        scope[_LANE] = (lane, *caller, args)
         return scope
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answers a request `admit` took."""
         await self._layered(scope, receive, send)
 
-    def _verified(self, authorization: bytes | None, service: bytes | None) -> User | None:
-        if authorization is None or service is None:
+    def _verified(
+        self, authorization: bytes | None, service: bytes | None, internal: bool
+    ) -> tuple[User, str] | None:
+        """The user and their token, as the app's bearer scheme reads them, if the token (and
+        for an internal lane the service credential) verifies."""
+        if authorization is None or (internal and service is None):
             return None
         scheme, _, token = authorization.decode("latin-1").partition(" ")
+        token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None
         try:
-            verify_service_token(self.keys, service.decode("latin-1"))
-            return verify_user(self.keys, token)
+            if internal:
+                assert service is not None
+                verify_service_token(self.keys, service.decode("latin-1"))
+            return verify_user(self.keys, token), token
         except ChirpError:
             return None
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane, user, args = scope[_LANE]
+        lane, user, token, args = scope[_LANE]
         try:
-            response = await lane.handler(self.app.state, user, args)
+            response = await lane.handler(self.app.state, user, token, args)
         except Exception as exc:  # answered by the app's own handlers
             response = await self._handled(scope, exc)
         await response(scope, receive, send)

@@ -52,6 +52,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Outermost: a request the gateway cannot serve soon is shed before anything else.
         app.state.admission = Admission(admission_policy(settings), app.state.metrics)
         app.add_middleware(AdmissionControl, admission=app.state.admission)
+        if app.fast_lanes is not None:  # a lane's reads are admitted or shed the same way
+            app.fast_lanes.wrap(lambda inner: AdmissionControl(inner, app.state.admission))
     return app
 
 

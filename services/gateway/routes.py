@@ -1,13 +1,18 @@
 """The public Chirp API (README.md, and /docs on the gateway). Requests are validated here,
 before any call, so bad input never reaches a service; answers are the services' own, relayed
-unchanged."""
+unchanged.
+
+`GET /v1/timeline`, the hottest read, also has a fast lane (services.common.fast_lane): a read
+with a good token and a plain query takes it; the route stays the reference (the OpenAPI, and
+whatever the lane leaves to it: bad tokens, bad queries)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from services.common.auth import BearerToken, CurrentUser, User
 from services.common.errors import Unprocessable
+from services.common.fast_lane import LaneRouter, page_query
 from services.common.limits import PAGE_DEFAULT, PAGE_MAX
 from services.common.paging import BeforeQuery, LimitQuery
 from services.common.wire import (
@@ -30,7 +35,7 @@ from services.gateway.wiring import Gateway
 
 # Operation ids are the route functions' names ("follow", not "follow_v1_follows__handle__put"):
 # the OpenAPI links below name them, and so can clients.
-router = APIRouter(prefix="/v1", generate_unique_id_function=lambda route: route.name)
+router = LaneRouter(prefix="/v1", generate_unique_id_function=lambda route: route.name)
 
 
 def link(operation: str, **parameters: str) -> dict[str, Any]:
@@ -183,6 +188,17 @@ async def home_timeline(
     before: BeforeQuery = None,
 ) -> Response:
     return await gateway.timeline.page(user, token, limit, before)
+
+
+async def _home_timeline_lane(
+    state: Any, user: User, token: str, args: tuple[Any, ...]
+) -> Response:
+    limit, before = args
+    gateway: Gateway = state.gateway
+    return await gateway.timeline.page(user, token, limit, before)
+
+
+router.lane("/timeline", page_query, _home_timeline_lane, internal=False)
 
 
 @router.post(

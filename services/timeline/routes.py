@@ -9,8 +9,7 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from services.common.auth import CurrentUser, InternalCaller, User
-from services.common.fast_lane import LaneRouter, Query, decimal_query
-from services.common.limits import PAGE_MAX
+from services.common.fast_lane import LaneRouter, page_query
 from services.common.paging import PAGE_DEFAULT, BeforeQuery, LimitQuery
 from services.common.stream_consumer import StreamConsumer
 from services.common.wire import PostPage
@@ -51,20 +50,12 @@ async def home_page(
     return home_page_response(await timelines.page(reader_id, limit + 1, before), limit)
 
 
-def _page_query(query: Query) -> tuple[int, int | None]:
-    """`limit` and `before` as the route's own query parameters take them (ValueError: not
-    plain, in-range numbers; the route then answers)."""
-    limit = decimal_query(query, "limit", 1, PAGE_MAX, PAGE_DEFAULT)
-    assert limit is not None
-    return limit, decimal_query(query, "before", 1, 2**63 - 1, None)
-
-
-async def _home_page_lane(state: Any, user: User, args: tuple[Any, ...]) -> Response:
+async def _home_page_lane(state: Any, user: User, _token: str, args: tuple[Any, ...]) -> Response:
     limit, before = args
     return await home_page(state.timelines, user.id, limit, before)
 
 
-router.lane("/timeline", _page_query, _home_page_lane)
+router.lane("/timeline", page_query, _home_page_lane)
 
 
 @router.get("/fanout")

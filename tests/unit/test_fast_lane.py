@@ -159,7 +159,15 @@ async def test_a_bad_query_gets_the_routes_422_problem(
 
 
 @pytest.mark.parametrize(
-    "case", ["no-credential", "wrong-credential", "no-token", "wrong-token", "basic-scheme"]
+    "case",
+    [
+        "no-credential",
+        "empty-credential",
+        "wrong-credential",
+        "no-token",
+        "wrong-token",
+        "basic-scheme",
+    ],
 )
 async def test_missing_or_bad_credentials_get_the_routes_401(
     client: httpx.AsyncClient, seen: list[str], case: str
@@ -168,6 +176,8 @@ async def test_missing_or_bad_credentials_get_the_routes_401(
     sent = headers()
     if case == "no-credential":
         del sent[SERVICE_HEADER]
+    elif case == "empty-credential":
+        sent[SERVICE_HEADER] = ""
     elif case == "wrong-credential":
         sent[SERVICE_HEADER] = issue_service_token(other, "gateway")
     elif case == "no-token":
@@ -245,7 +255,7 @@ def test_a_lane_needs_a_get_route_of_its_router() -> None:
     @lanes.post("/things")
     async def things() -> None: ...
 
-    async def handler(state: Any, user: User, args: tuple[Any, ...]) -> Response:
+    async def handler(state: Any, user: User, token: str, args: tuple[Any, ...]) -> Response:
         return Response()
 
     with pytest.raises(ValueError, match="/internal/things"):
