@@ -13,7 +13,9 @@ machine's other work weighs little), median of a few rounds, the two forms alter
 - dependency: a FastAPI route with a plain `def` dependency (run in a worker thread) and with
   an `async def` one, called in process;
 - internal route: timeline's `GET /internal/timeline` called in process (a page always ready,
-  no Redis) through its FastAPI app and through its fast lane (services.common.fast_lane).
+  no Redis) through its FastAPI app and through its fast lane (services.common.fast_lane);
+- public route: the gateway's `GET /v1/timeline` the same way (admission control on, a page
+  always ready, no replica), through its FastAPI app and through its fast lane.
 
 The http client piece also measures the services' client as it was before it stopped building
 an httpx.Request per call (`internal_client_with_request`).
@@ -51,8 +53,10 @@ from services.common.auth import (
 )
 from services.common.metrics import ServiceMetrics
 from services.common.paging import post_page, post_page_response
-from services.common.service_app import build_service_app
+from services.common.service_app import ServiceApp, build_service_app
 from services.common.settings import ServiceSettings
+from services.gateway.app import create_app as create_gateway_app
+from services.gateway.settings import GatewaySettings
 from services.timeline.home import HomePage
 from services.timeline.routes import router as timeline_router
 
@@ -300,6 +304,40 @@ def internal_route(rounds: int) -> dict[str, list[float]]:
     return runs
 
 
+class _ReadyGateway:
+    """The gateway's timeline reads with a page always ready (no replica): the HTTP layer left."""
+
+    def __init__(self) -> None:
+        self.timeline = self
+
+    async def page(self, user: User, token: str, limit: int, before: int | None) -> Response:
+        return Response(PAGE_BODY, media_type="application/json")
+
+
+def public_route(rounds: int) -> dict[str, list[float]]:
+    """The gateway's `GET /v1/timeline` in process (admission on, a page ready): through the
+    FastAPI app and through its fast lane."""
+    keys = TokenKeys("u" * 64, "i" * 64)
+    headers = [(b"authorization", b"Bearer " + issue_user_token(keys, User(7, "a")).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": "/v1/timeline", "raw_path": b"/v1/timeline",
+             "query_string": b"limit=20", "headers": headers, "server": ("t", 80),
+             "client": ("c", 1), "root_path": ""}  # fmt: skip
+    runs: dict[str, list[float]] = {"fastapi_route": [], "fast_lane": []}
+    for _ in range(rounds):
+        for form, lane in (("fastapi_route", False), ("fast_lane", True)):
+            settings = GatewaySettings(
+                token_secret=keys.user_secret, internal_secret=keys.internal_secret
+            )
+            app = create_gateway_app(settings)
+            assert isinstance(app, ServiceApp) and app.fast_lanes is not None
+            app.state.gateway = _ReadyGateway()
+            if not lane:
+                app.fast_lanes = None
+            runs[form].append(uvloop.run(_asgi_calls(app, 2000, scope)))
+    return runs
+
+
 PIECES: dict[str, Callable[[int], dict[str, list[float]]]] = {
     "http_client": http_client,
     "token": token,
@@ -307,6 +345,7 @@ PIECES: dict[str, Callable[[int], dict[str, list[float]]]] = {
     "metrics": metrics,
     "dependency": dependency,
     "internal_route": internal_route,
+    "public_route": public_route,
 }
 
 
