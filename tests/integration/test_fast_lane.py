@@ -1,6 +1,7 @@
-"""Timeline's internal fast lane on a real stack (redis-server, uvicorn): the page a replica's
-lane serves is the page the gateway relays; refusals are the route's problem+json; the lane's
-requests are counted in the replica's metrics and hit by a fault the chaos hook sets."""
+"""The fast lanes on a real stack (redis-server, uvicorn): timeline's internal lane serves the
+page the gateway relays, the gateway's public lane for `GET /v1/timeline` answers the bytes its
+route answers; refusals are the routes' problem+json; lane requests are counted in the
+services' metrics and hit by a fault the chaos hook sets."""
 
 from collections.abc import Iterator
 
@@ -22,13 +23,13 @@ def replica(layout: LocalLayout) -> Iterator[httpx.Client]:
         yield client
 
 
-def lane_reads(replica: httpx.Client, status: str) -> float:
+def lane_reads(replica: httpx.Client, status: str, route: str = "/internal/timeline") -> float:
     for family in text_string_to_metric_families(replica.get("/metrics").text):
         for sample in family.samples:
             labels = sample.labels
             if (
                 sample.name == "failwhale_http_requests_total"
-                and labels["route"] == "/internal/timeline"
+                and labels["route"] == route
                 and labels["status"] == status
             ):
                 return float(sample.value)
@@ -83,3 +84,46 @@ def test_a_fault_set_on_the_hook_hits_lane_reads(
         httpx.delete(hook, headers=service_credential)
     answer = replica.get("/internal/timeline", headers=reader.auth | service_credential)
     assert answer.status_code == 200
+
+
+def test_the_gateway_lane_answers_the_routes_bytes_and_counts_them(api: httpx.Client) -> None:
+    author = sign_up(api)
+    for n in range(3):
+        post(api, author, f"public lane {n}")
+    eventually(lambda: timeline_ids(api, author), lambda ids: len(ids) == 3, 10.0)
+    counted = lane_reads(api, "200", "/v1/timeline")
+    lane = api.get("/v1/timeline", params={"limit": 2}, headers=author.auth)
+    # A body the lane does not take: the same read, answered by the gateway's FastAPI route.
+    route = api.request(
+        "GET", "/v1/timeline", params={"limit": 2}, headers=author.auth, content=b"x"
+    )
+    assert lane.status_code == route.status_code == 200
+    assert lane.content == route.content and len(lane.json()["items"]) == 2
+    assert "x-degraded" not in lane.headers
+    assert lane_reads(api, "200", "/v1/timeline") == counted + 2
+
+
+def test_the_gateway_leaves_bad_reads_to_its_route(api: httpx.Client) -> None:
+    reader = sign_up(api)
+    for query in ({"limit": 0}, {"limit": "abc"}, {"before": -1}):
+        answer = api.get("/v1/timeline", params=query, headers=reader.auth)
+        assert assert_problem(answer, 422, "unprocessable")["errors"]
+    assert_problem(api.get("/v1/timeline"), 401, "unauthorized")
+    unsigned = reader.token.rsplit(".", 1)[0] + ".not-its-signature"
+    forged = {"Authorization": f"Bearer {unsigned}"}
+    assert_problem(api.get("/v1/timeline", headers=forged), 401, "unauthorized")
+
+
+def test_a_fault_set_on_the_gateways_hook_hits_its_lane_reads(
+    api: httpx.Client, layout: LocalLayout, service_credential: dict[str, str]
+) -> None:
+    reader = sign_up(api)
+    hook = layout.internal_url("gateway") + "/internal/faults"
+    plan = {"error_rate": 1.0, "duration_s": 30}
+    assert httpx.put(hook, json=plan, headers=service_credential).status_code == 200
+    try:
+        assert_problem(api.get("/v1/timeline", headers=reader.auth), 503, "injected")
+        assert httpx.get(hook, headers=service_credential).json()["injected"] >= 1
+    finally:
+        httpx.delete(hook, headers=service_credential)
+    assert api.get("/v1/timeline", headers=reader.auth).status_code == 200
