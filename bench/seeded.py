@@ -30,8 +30,9 @@ class Reader:
 
 
 class CheckoutStack(LocalStack):
-    """A local stack whose services run the code of another checkout (bench.ab). `-P`: the
-    current directory must not come first on the services' sys.path, the checkout must."""
+    """A local stack whose services run the code of another checkout (bench.ab). `-P` and
+    `--app-dir`: the current directory must not come first on the services' sys.path (uvicorn
+    puts its app directory, by default the current one, first), the checkout must."""
 
     def __init__(self, checkout: Path, workdir: Path, env: dict[str, str]) -> None:
         super().__init__(workdir, free_layout(), env=env)
@@ -42,6 +43,7 @@ class CheckoutStack(LocalStack):
         command = [
             sys.executable, "-P", "-m", "uvicorn", f"{spec.module}:create_app", "--factory",
             "--host", self.layout.host, "--port", str(spec.port), "--no-access-log",
+            "--app-dir", str(self.checkout),
         ]  # fmt: skip
         env = self.layout.environment(name) | self.env | {"PYTHONPATH": str(self.checkout)}
         self._spawn(name, command, os.environ.copy() | env)
