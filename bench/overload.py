@@ -45,8 +45,8 @@ class Plan:
     settle_s: float
 
 
-FULL = Plan(60, 80, 1.5, 4.0, 10, {"half": 12, "2x": 15, "4x": 12, "back": 15}, 2.0)
-QUICK = Plan(40, 80, 1.6, 2.5, 7, {"half": 6, "2x": 8, "4x": 6, "back": 10}, 1.0)
+FULL = Plan(60, 80, 1.5, 4.0, 7, {"half": 12, "2x": 15, "4x": 12, "back": 15}, 2.0)
+QUICK = Plan(40, 80, 1.6, 2.5, 5, {"half": 6, "2x": 8, "4x": 6, "back": 10}, 1.0)
 
 
 async def find_capacity(client: OpenLoopClient, plan: Plan, say: Say) -> tuple[float, list[Any]]:
