@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from bench.fanout_stack import Author, Member, StackDriver
+from bench.fanout_stack import Author, StackDriver
 from bench.read_path import cpu_seconds
 from bench.results import figure, ratio
-from bench.seeded import NEVER_HEAVY, local_stack
+from bench.seeded import NEVER_HEAVY, Member, local_stack
 from bench.wrk import WrkRequest, run_wrk
 from stack.local import LocalStack
 

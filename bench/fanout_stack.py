@@ -12,6 +12,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench.read_path import cpu_seconds
+from bench.seeded import Member
 from services.common.auth import TokenKeys, User, issue_user_token
 from services.common.wire import POST_EVENTS_STREAM
 from stack.local import LocalStack
@@ -27,17 +28,6 @@ IDLE_S = 1.5  # how long the stack's background work is measured, to take it off
 POLL_S = 0.01
 VISIBLE_TIMEOUT_S = 60.0
 DONE_TIMEOUT_S = 180.0
-
-
-@dataclass(frozen=True)
-class Member:
-    id: int
-    handle: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ connection fails (posts and DMs carry an Idempotency-Key, so a retry never write
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
+
+from bench.seeded import Member
 
 PASSWORD = "growth-bench-password"
 CONCURRENCY = 16
@@ -18,17 +19,6 @@ T = TypeVar("T")
 # the load's personas write them.
 POST_TEXT = "a post of some sixty characters, like most of them #growth{n}"
 DM_TEXT = "a direct message of forty characters {n}"
-
-
-@dataclass(frozen=True)
-class Member:
-    id: int
-    handle: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 class Chirp:

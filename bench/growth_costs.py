@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from bench.growth_client import Chirp, Member
+from bench.growth_client import Chirp
 from bench.growth_fit import fit_entry
 from bench.read_path import GATEWAY_PATH, cpu_seconds
+from bench.seeded import Member
 from bench.wrk import WrkRequest, run_wrk
 from stack.local import LocalStack
 

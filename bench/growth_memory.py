@@ -19,8 +19,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bench.growth_client import Chirp, Member
+from bench.growth_client import Chirp
 from bench.growth_fit import fit_entry, linear_fit
+from bench.seeded import Member
 from services.timeline.settings import TimelineSettings
 
 Settle = Callable[[], Awaitable[None]]

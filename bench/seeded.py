@@ -29,6 +29,19 @@ class Reader:
     token: str
 
 
+@dataclass(frozen=True)
+class Member:
+    """An account a benchmark signed up (or issued a token for), with its bearer header."""
+
+    id: int
+    handle: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
 class CheckoutStack(LocalStack):
     """A local stack whose services run the code of another checkout (bench.ab). `-P` and
     `--app-dir`: the current directory must not come first on the services' sys.path (uvicorn
