@@ -16,7 +16,7 @@ import time
 
 from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
-from services.gateway.memory_cache import LastGood
+from services.common.memory_cache import LastGood
 
 FRESH_S = 60.0
 # What a kept list costs per followed id: a pointer in the list and, past 256, the int itself.

@@ -25,11 +25,11 @@ from starlette.responses import Response
 from services.common.auth import User
 from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
+from services.common.memory_cache import LastGood
 from services.common.replicas import ReplicaSet
 from services.gateway.degraded import HEADER, Degradations, degraded_response
 from services.gateway.dm_tails import Run, Tail, merged, run_of_answer
 from services.gateway.follows import FollowLists
-from services.gateway.memory_cache import LastGood
 from services.gateway.relay import relay
 
 Call = Callable[[], Awaitable[httpx.Response]]

@@ -16,10 +16,10 @@ out. A follow or unfollow of a heavy account shows within `fresh_s`.
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 
 from services.common.downstream import Downstream
 from services.common.errors import DependencyUnavailable
+from services.common.memory_cache import LastGood
 from services.common.metrics import ServiceMetrics
 
 CACHED = ("users", "cached-heavy-follows")
@@ -32,31 +32,22 @@ class KeptLists:
     lists hold more than `max_ids` ids (an empty list counts as one)."""
 
     def __init__(self, max_ids: int) -> None:
-        self.max_ids = max_ids
-        self.ids = 0
-        self._lists: OrderedDict[int, tuple[float, list[int]]] = OrderedDict()
+        self._lists: LastGood[int, tuple[float, list[int]]] = LastGood(
+            max_ids, lambda kept: max(1, len(kept[1])), entry_overhead=0
+        )
 
     def __len__(self) -> int:
         return len(self._lists)
 
+    @property
+    def ids(self) -> int:
+        return self._lists.bytes
+
     def get(self, reader: int) -> tuple[float, list[int]] | None:
-        kept = self._lists.get(reader)
-        if kept is not None:
-            self._lists.move_to_end(reader)
-        return kept
+        return self._lists.get(reader)
 
     def put(self, reader: int, fetched_at: float, heavy: list[int]) -> None:
-        old = self._lists.pop(reader, None)
-        if old is not None:
-            self.ids -= max(1, len(old[1]))
-        weight = max(1, len(heavy))
-        if weight > self.max_ids:
-            return
-        self._lists[reader] = (fetched_at, heavy)
-        self.ids += weight
-        while self.ids > self.max_ids:
-            _, (_, dropped) = self._lists.popitem(last=False)
-            self.ids -= max(1, len(dropped))
+        self._lists.put(reader, (fetched_at, heavy))
 
 
 class HeavyFollows:

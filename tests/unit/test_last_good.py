@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from services.common.auth import TokenKeys, User, issue_user_token
+from services.common.memory_cache import ENTRY_OVERHEAD_BYTES, LastGood
 from services.gateway.dm_tails import TAIL_MESSAGES, Run, Tail, merged, run_of_answer
-from services.gateway.memory_cache import ENTRY_OVERHEAD_BYTES, LastGood
 from services.gateway.settings import GatewaySettings
 from tests.unit import test_gateway
 

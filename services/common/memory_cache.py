@@ -1,8 +1,9 @@
-"""Last good answers, kept in the gateway's memory: they outlive an outage of Redis too.
+"""What a service keeps in its own memory (the gateway's last good answers, which outlive an
+outage of Redis too; the follow lists gateway and timeline keep warm).
 
-The store is bounded by what its values weigh in bytes, not by how many there are: a few large
-answers and many small ones cost what they cost, and the least recently used go first. A value
-heavier than the whole budget is not kept at all.
+The store is bounded by what its values weigh (bytes by default, or any unit `weigh` counts
+in), not by how many there are: a few large values and many small ones cost what they cost, and
+the least recently used go first. A value heavier than the whole budget is not kept at all.
 """
 
 from collections import OrderedDict
@@ -17,9 +18,14 @@ ENTRY_OVERHEAD_BYTES = 200
 
 
 class LastGood(Generic[K, V]):
-    def __init__(self, max_bytes: int, weigh: Callable[[V], int]) -> None:
+    def __init__(
+        self, max_bytes: int, weigh: Callable[[V], int], entry_overhead: int = ENTRY_OVERHEAD_BYTES
+    ) -> None:
+        """`entry_overhead` is added to each value's weight (0 where `weigh` counts in other
+        units than bytes)."""
         self.max_bytes = max_bytes
         self.weigh = weigh
+        self.entry_overhead = entry_overhead
         self.bytes = 0
         self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
 
@@ -28,7 +34,7 @@ class LastGood(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         self.drop(key)
-        weight = self.weigh(value) + ENTRY_OVERHEAD_BYTES
+        weight = self.weigh(value) + self.entry_overhead
         if weight > self.max_bytes:
             return
         self._items[key] = (value, weight)
